@@ -1,0 +1,1 @@
+"""Adapters: the MongoDB-wire store (DocumentDB / nx-27017)."""

@@ -1,0 +1,131 @@
+"""What orders needs from catalog, as a port (Protocol) with a gRPC adapter.
+
+The service layer depends only on ``CatalogPort``; tests may substitute an in-process fake, the
+acceptance tests use the real catalog over gRPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+
+from services.orders.domain.errors import DependencyUnavailable, InvalidArgument, OutOfStock
+from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+TENANT_METADATA = "x-tenant-id"
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    product_id: str
+    sku: str
+    name: str
+    unit_price_minor: int
+    currency: str
+
+
+class ReservationGone(Exception):
+    """Catalog no longer holds the reservation (expired, released, or unknown): it cannot be committed."""
+
+
+class CatalogPort(Protocol):
+    def get_products(self, tenant_id: str, product_ids: list[str]) -> tuple[dict[str, ProductInfo], list[str]]:
+        """Return (found products by id, missing ids)."""
+        ...
+
+    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> None: ...
+
+    def commit(self, tenant_id: str, reservation_id: str) -> None: ...
+
+    def release(self, tenant_id: str, reservation_id: str) -> None: ...
+
+
+# Retrying is safe for every call here: BatchGet is a read and the reservation RPCs are idempotent on
+# reservation_id (see the catalog contract), so a lost response can be replayed.
+_TRANSIENT = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class GrpcCatalog:
+    """CatalogPort over shop.catalog.v1 with per-call deadlines and a small retry on transient errors."""
+
+    def __init__(self, channel: grpc.Channel, *, timeout: float = 3.0, attempts: int = 3) -> None:
+        self._stub = catalog_pb2_grpc.CatalogServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._timeout = timeout
+        self._attempts = attempts
+
+    def _call(self, name: str, request: object, tenant_id: str) -> object:
+        method = getattr(self._stub, name)
+        last: grpc.RpcError | None = None
+        for _ in range(self._attempts):
+            try:
+                return method(request, timeout=self._timeout, metadata=((TENANT_METADATA, tenant_id),))
+            except grpc.RpcError as exc:
+                last = exc
+                if exc.code() not in _TRANSIENT:
+                    raise
+        assert last is not None
+        raise DependencyUnavailable(f"catalog unavailable for {name}: {last.code().name}") from last
+
+    def get_products(self, tenant_id: str, product_ids: list[str]) -> tuple[dict[str, ProductInfo], list[str]]:
+        try:
+            resp = self._call(
+                "BatchGetProducts", catalog_pb2.BatchGetProductsRequest(product_ids=product_ids), tenant_id
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument(f"catalog rejected the product ids: {exc.details()}") from exc
+            raise DependencyUnavailable(f"catalog BatchGetProducts failed: {exc.code().name}") from exc
+        assert isinstance(resp, catalog_pb2.BatchGetProductsResponse)
+        found = {
+            p.id: ProductInfo(p.id, p.sku, p.name, int(p.price.units_minor), p.price.currency) for p in resp.products
+        }
+        return found, list(resp.missing_product_ids)
+
+    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> None:
+        req = catalog_pb2.ReserveStockRequest(
+            reservation_id=reservation_id,
+            items=[catalog_pb2.ReservationItem(product_id=p, quantity=q) for p, q in items],
+        )
+        try:
+            self._call("ReserveStock", req, tenant_id)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise OutOfStock(f"not enough stock: {exc.details()}") from exc
+            if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+                raise InvalidArgument(f"catalog rejected the reservation: {exc.details()}") from exc
+            raise DependencyUnavailable(f"catalog ReserveStock failed: {exc.code().name}") from exc
+
+    def commit(self, tenant_id: str, reservation_id: str) -> None:
+        try:
+            resp = self._call(
+                "CommitReservation",
+                catalog_pb2.CommitReservationRequest(reservation_id=reservation_id),
+                tenant_id,
+            )
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+                raise ReservationGone(exc.details() or exc.code().name) from exc
+            raise DependencyUnavailable(f"catalog CommitReservation failed: {exc.code().name}") from exc
+        assert isinstance(resp, catalog_pb2.Reservation)
+        if resp.status != catalog_pb2.Reservation.COMMITTED:
+            raise ReservationGone(f"reservation is {catalog_pb2.Reservation.Status.Name(resp.status)}")
+
+    def release(self, tenant_id: str, reservation_id: str) -> None:
+        try:
+            self._call(
+                "ReleaseReservation",
+                catalog_pb2.ReleaseReservationRequest(reservation_id=reservation_id),
+                tenant_id,
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return  # never reserved (crash before ReserveStock): nothing to give back
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise ReservationGone(exc.details() or "reservation already committed") from exc
+            raise DependencyUnavailable(f"catalog ReleaseReservation failed: {exc.code().name}") from exc

@@ -1,0 +1,1 @@
+"""Pure domain model of orders: no I/O, no gRPC, no pymongo."""

@@ -1,0 +1,381 @@
+"""Application service: the use cases of orders, over the repository, unit of work and catalog port.
+
+PlaceOrder, step by step (why this order: idempotency first, compensation for everything after it):
+
+1. validate the request (ids, quantities, key); nothing is written for bad input;
+2. look up (tenant, user, idempotency_key): a PLACED order with the same fingerprint is returned as is
+   (finishing its stock commit if a crash interrupted it), another fingerprint is ALREADY_EXISTS, a claim in
+   progress is waited for;
+3. price the lines from catalog (BatchGetProducts); unknown products are NOT_FOUND, still nothing written;
+4. insert the order as a RESERVING *claim*: the unique index lets exactly one of N concurrent requests
+   with the same key win; the losers go back to 2 and return the winner's order;
+5. ReserveStock in catalog with reservation_id = order id (idempotent there); on failure delete the claim;
+6. mark the order PLACED (accepted: from here it is never deleted); on failure release the reservation and
+   delete the claim (compensation);
+7. CommitReservation, then record reservation_state COMMITTED. A crash between 6 and 7 is finished by a retry
+   with the same key or by the recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
+   the order with an audit reason rather than shipping stock nobody holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import PyMongoError
+
+from services.common.pagination import PageTokens
+from services.orders.adapters.repository import IdempotencyKeyTaken, MongoOrderRepository
+from services.orders.catalog_port import CatalogPort, ReservationGone
+from services.orders.domain.errors import (
+    ConcurrencyConflict,
+    DependencyUnavailable,
+    IdempotencyConflict,
+    InvalidArgument,
+    NotFound,
+    OrderError,
+    PermissionDenied,
+    PlacementInProgress,
+)
+from services.orders.domain.fingerprint import request_fingerprint
+from services.orders.domain.model import (
+    AuditRecord,
+    LineRequest,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Placement,
+    ReservationState,
+    check_idempotency_key,
+    validate_lines,
+)
+from services.orders.identity import Caller
+from services.orders.unit_of_work import MongoUnitOfWork
+
+log = logging.getLogger("services.orders")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+_ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+SYSTEM_ACTOR = "system:orders-recovery"
+
+
+def utcnow() -> datetime:
+    # Millisecond precision: what BSON stores, so cursors and comparisons round-trip exactly.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def check_order_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value)) if value and len(value) == 36 else _raise_bad_order_id()
+    except ValueError:
+        return _raise_bad_order_id()
+
+
+def _raise_bad_order_id() -> str:
+    raise InvalidArgument("order_id is malformed: expected a UUID such as 3f2b8c1e-...")
+
+
+@dataclass(frozen=True)
+class PlaceOrderCommand:
+    idempotency_key: str
+    user_id: str
+    items: list[LineRequest]
+    currency: str = ""
+    shipping_address: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecoveryStats:
+    claims_abandoned: int = 0
+    reservations_committed: int = 0
+    orders_cancelled: int = 0
+    audit_flushed: int = 0
+
+
+class OrdersService:
+    def __init__(
+        self,
+        repository: MongoOrderRepository,
+        catalog: CatalogPort,
+        *,
+        claim_ttl_s: float = 30.0,
+        placement_wait_s: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+        page_tokens: PageTokens | None = None,
+    ) -> None:
+        self.page_tokens = page_tokens or PageTokens()
+        self.repo = repository
+        self.catalog = catalog
+        self.claim_ttl = timedelta(seconds=claim_ttl_s)
+        self.placement_wait_s = placement_wait_s
+        self.clock = clock
+
+    # --- PlaceOrder ----------------------------------------------------------------------------------------
+
+    def place_order(self, caller: Caller, cmd: PlaceOrderCommand) -> Order:
+        user = caller.effective_user(cmd.user_id)
+        if not user:
+            raise InvalidArgument("user_id is required to place an order")
+        key = check_idempotency_key(cmd.idempotency_key)
+        lines = validate_lines(cmd.items)
+        currency = cmd.currency.strip().upper()
+        if currency and (len(currency) != 3 or not currency.isalpha()):
+            raise InvalidArgument("currency must be an ISO 4217 code such as USD")
+        address = _clean_address(cmd.shipping_address)
+        fingerprint = request_fingerprint(lines, currency, address)
+
+        deadline = time.monotonic() + self.placement_wait_s
+        while True:
+            existing = self.repo.get_by_idempotency_key(caller.tenant_id, user, key)
+            if existing is not None:
+                if existing.request_fingerprint != fingerprint:
+                    raise IdempotencyConflict("idempotency_key was already used for a different order; use a new key")
+                if existing.placement == Placement.PLACED:
+                    return self._finish(existing)
+                if existing.updated_at < self.clock() - self.claim_ttl:
+                    self._abandon_claim(existing)
+                    continue
+                if time.monotonic() > deadline:
+                    raise PlacementInProgress("an order with this idempotency_key is still being placed; retry")
+                time.sleep(0.05)
+                continue
+            order = self._new_order(caller, user, key, fingerprint, lines, currency, address)
+            try:
+                self.repo.insert_claim(order)
+            except IdempotencyKeyTaken:
+                continue  # a concurrent request with the same key won: return its order
+            return self._reserve_and_place(order)
+
+    def _new_order(
+        self,
+        caller: Caller,
+        user: str,
+        key: str,
+        fingerprint: str,
+        lines: list[LineRequest],
+        currency: str,
+        address: dict[str, str],
+    ) -> Order:
+        products, missing = self.catalog.get_products(caller.tenant_id, [li.product_id for li in lines])
+        missing = sorted(set(missing) | {li.product_id for li in lines if li.product_id not in products})
+        if missing:
+            raise NotFound(f"unknown product(s): {', '.join(missing)}")
+        order_lines = []
+        for li in lines:
+            p = products[li.product_id]
+            if currency and p.currency != currency:
+                raise InvalidArgument(
+                    f"currency {currency} does not match the price currency {p.currency} of {p.product_id}"
+                )
+            order_lines.append(OrderLine(p.product_id, p.sku, p.name, li.quantity, p.unit_price_minor, p.currency))
+        return Order.create(
+            order_id=str(uuid.uuid4()),
+            tenant_id=caller.tenant_id,
+            user_id=user,
+            idempotency_key=key,
+            request_fingerprint=fingerprint,
+            lines=order_lines,
+            now=self.clock(),
+            actor=caller.actor if caller.user_id else f"user:{user}",
+            trace_id=caller.trace_id,
+            shipping_address=address,
+        )
+
+    def _reserve_and_place(self, order: Order) -> Order:
+        items = [(li.product_id, li.quantity) for li in order.lines]
+        try:
+            self.catalog.reserve(order.tenant_id, order.reservation_id, items)
+        except BaseException:
+            # Nothing is accepted yet: give back whatever catalog may hold (a lost response may have
+            # reserved) and remove the claim so the same key can be retried.
+            self._compensate(order)
+            raise
+        try:
+            placed = self.repo.mark_placed(order, self.clock())
+        except PyMongoError as exc:
+            self._compensate(order)
+            raise DependencyUnavailable(
+                "order store unavailable; nothing was charged, retry with the same key"
+            ) from exc
+        if not placed:
+            # The recovery sweep judged our claim abandoned (we were slower than claim_ttl) and removed it.
+            self._compensate(order)
+            raise DependencyUnavailable("order placement timed out; retry with the same idempotency_key")
+        log.info("order placed", extra={"order_id": order.order_id, "tenant_id": order.tenant_id})
+        return self._finish(order)
+
+    def _compensate(self, order: Order) -> None:
+        try:
+            self.catalog.release(order.tenant_id, order.reservation_id)
+        except (OrderError, ReservationGone) as exc:
+            # The reservation expires in catalog anyway (ttl); the claim is removed below or by the sweep.
+            log.warning("release failed during compensation: %s", exc, extra={"order_id": order.order_id})
+        try:
+            self.repo.delete_claim(order.tenant_id, order.order_id)
+        except PyMongoError as exc:
+            log.warning("claim removal failed (the sweep will retry): %s", exc, extra={"order_id": order.order_id})
+
+    def _finish(self, order: Order) -> Order:
+        """Commit the stock of an accepted order if that has not happened yet, and flush its audit."""
+        if order.reservation_state == ReservationState.RESERVED and order.status != OrderStatus.CANCELLED:
+            try:
+                self.catalog.commit(order.tenant_id, order.reservation_id)
+            except ReservationGone:
+                self._cancel_lost_reservation(order)
+                refreshed = self.repo.get(order.tenant_id, order.order_id)
+                return refreshed or order
+            self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.COMMITTED, self.clock())
+        self.repo.flush_audit(order)
+        return order
+
+    def _cancel_lost_reservation(self, order: Order) -> None:
+        with MongoUnitOfWork(self.repo) as uow:
+            current = uow.get(order.tenant_id, order.order_id)
+            if current is None or not current.can_transition(OrderStatus.CANCELLED):
+                return
+            current.transition(
+                OrderStatus.CANCELLED,
+                actor=SYSTEM_ACTOR,
+                reason="stock reservation expired before it could be committed",
+                trace_id="",
+                now=self.clock(),
+            )
+            uow.commit()
+        self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.RELEASED, self.clock())
+
+    def _abandon_claim(self, claim: Order) -> None:
+        log.warning("abandoning stale placement claim", extra={"order_id": claim.order_id})
+        self._compensate(claim)
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def _load_visible(self, caller: Caller, order_id: str, user_id: str) -> Order:
+        oid = check_order_id(order_id)
+        user = caller.effective_user(user_id)
+        order = self.repo.get(caller.tenant_id, oid)
+        # Same answer for "does not exist", "another tenant's" and "another user's": existence does not leak.
+        if order is None or order.placement != Placement.PLACED:
+            raise NotFound(f"order {oid} not found")
+        if not caller.is_admin and order.user_id != user:
+            raise NotFound(f"order {oid} not found")
+        if caller.is_admin and user_id and order.user_id != user_id:
+            raise NotFound(f"order {oid} not found")
+        return order
+
+    def get_order(self, caller: Caller, order_id: str, user_id: str = "") -> Order:
+        return self._load_visible(caller, order_id, user_id)
+
+    def list_orders(self, caller: Caller, user_id: str, page_size: int, page_token: str) -> tuple[list[Order], str]:
+        user = caller.effective_user(user_id)
+        if not user:
+            raise InvalidArgument("user_id is required to list orders")
+        if page_size < 0 or page_size > MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})")
+        size = page_size or DEFAULT_PAGE_SIZE
+        # The token is signed and bound to (tenant, user): another user's token is INVALID_ARGUMENT.
+        scope = f"orders.list:{caller.tenant_id}:{user}"
+        cursor: tuple[datetime, str] | None = None
+        if page_token:
+            raw = self.page_tokens.decode(scope, page_token)
+            try:
+                cursor = (datetime.fromisoformat(str(raw["c"])), str(raw["o"]))
+            except (KeyError, ValueError) as exc:
+                raise InvalidArgument("page_token is malformed; pass next_page_token back unchanged") from exc
+        orders, nxt = self.repo.list_for_user(caller.tenant_id, user, size, cursor)
+        token = self.page_tokens.encode(scope, {"c": nxt[0].isoformat(), "o": nxt[1]}) if nxt else ""
+        return orders, token
+
+    def audit(self, caller: Caller, order_id: str) -> list[AuditRecord]:
+        order = self._load_visible(caller, order_id, "")
+        self.repo.flush_audit(order)
+        return self.repo.audit_for(caller.tenant_id, order.order_id)
+
+    # --- transitions ---------------------------------------------------------------------------------------
+
+    def update_status(
+        self, caller: Caller, order_id: str, to: OrderStatus, expected_version: int, reason: str
+    ) -> Order:
+        if not caller.is_admin:
+            raise PermissionDenied("only storefront staff (x-user-role: admin) may change an order's status")
+        return self._transition(caller, order_id, "", to, expected_version, reason)
+
+    def cancel_order(
+        self, caller: Caller, order_id: str, expected_version: int, reason: str, user_id: str = ""
+    ) -> Order:
+        return self._transition(caller, order_id, user_id, OrderStatus.CANCELLED, expected_version, reason)
+
+    def _transition(
+        self, caller: Caller, order_id: str, user_id: str, to: OrderStatus, expected_version: int, reason: str
+    ) -> Order:
+        if expected_version <= 0:
+            raise InvalidArgument("expected_version is required (the version you last read)")
+        if len(reason) > 500:
+            raise InvalidArgument("reason is limited to 500 characters")
+        visible = self._load_visible(caller, order_id, user_id)
+        with MongoUnitOfWork(self.repo) as uow:
+            order = uow.get(caller.tenant_id, visible.order_id)
+            if order is None:
+                raise NotFound(f"order {visible.order_id} not found")
+            if order.version != expected_version:
+                raise ConcurrencyConflict(
+                    f"order {order.order_id} is at version {order.version}, not {expected_version}; re-read"
+                )
+            if not caller.is_admin and order.status != OrderStatus.PENDING:
+                raise PermissionDenied("a customer may cancel only a PENDING order; contact the store")
+            order.transition(to, actor=caller.actor, reason=reason, trace_id=caller.trace_id, now=self.clock())
+            uow.commit()
+        if to == OrderStatus.CANCELLED:
+            self._release_after_cancel(order)
+        return order
+
+    def _release_after_cancel(self, order: Order) -> None:
+        if order.reservation_state != ReservationState.RESERVED:
+            # COMMITTED stock left the warehouse; returning it is a restock (AdjustStock), a staff decision.
+            return
+        try:
+            self.catalog.release(order.tenant_id, order.reservation_id)
+            self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.RELEASED, self.clock())
+        except (OrderError, ReservationGone) as exc:
+            log.warning("release after cancel failed: %s", exc, extra={"order_id": order.order_id})
+
+    # --- recovery ------------------------------------------------------------------------------------------
+
+    def recover_once(self) -> RecoveryStats:
+        """Finish or undo what a crashed process left behind. Safe to run concurrently on every replica."""
+        stats = RecoveryStats()
+        now = self.clock()
+        for claim in self.repo.stale_claims(now - self.claim_ttl):
+            self._compensate(claim)
+            stats.claims_abandoned += 1
+        for order in self.repo.uncommitted(now - timedelta(seconds=5)):
+            before = order.status
+            try:
+                self._finish(order)
+            except OrderError as exc:
+                log.warning("recovery could not commit stock yet: %s", exc, extra={"order_id": order.order_id})
+                continue
+            if before != OrderStatus.CANCELLED and order.reservation_state == ReservationState.COMMITTED:
+                stats.reservations_committed += 1
+            else:
+                stats.orders_cancelled += 1
+        for order in self.repo.with_unflushed_audit():
+            self.repo.flush_audit(order)
+            stats.audit_flushed += 1
+        return stats
+
+
+def _clean_address(address: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in _ADDRESS_FIELDS:
+        value = (address.get(key) or "").strip()
+        if len(value) > 200:
+            raise InvalidArgument(f"shipping_address.{key} is limited to 200 characters")
+        if value:
+            out[key] = value
+    return out
