@@ -1,0 +1,6 @@
+"""Targets a deployment can be observed on. Importing this package registers every available target."""
+
+from conformance.targets import static as _static  # noqa: F401  - registers the target
+from conformance.targets.base import REGISTRY, RunContext, Target
+
+__all__ = ["REGISTRY", "RunContext", "Target"]

@@ -1,0 +1,267 @@
+"""Typed model of `architecture.yaml`: the intended architecture that deployments are checked against.
+
+The models are strict (unknown keys are refused) so that a typo in the reference cannot silently drop a
+requirement. Loading errors name the file, the key path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path(__file__).with_name("architecture.yaml")
+
+ServiceName = Literal["frontend", "gateway", "catalog", "orders", "users"]
+StoreName = Literal["postgresql", "redis", "documentdb"]
+Tier = Literal["public", "app", "data"]
+EnvironmentName = Literal["dev", "staging", "prod"]
+
+
+class ReferenceError(Exception):
+    """The reference file is missing or malformed; the message is meant for a person."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Permission(_Strict):
+    action: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z*]+$")
+    resource: str
+
+
+class Autoscaling(_Strict):
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+    cpu_target_percent: int = Field(gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Service(_Strict):
+    role: str
+    replaces: str
+    protocol: Literal["http", "grpc"]
+    port: int = Field(gt=0, lt=65536)
+    calls: list[ServiceName]
+    store: StoreName | None
+    database: str | None = None
+    namespace: str
+    service_account: str
+    aws_permissions: list[Permission]
+    autoscaling: Autoscaling
+
+
+class TenantIsolation(_Strict):
+    postgresql: Literal["row-level-security"]
+    documentdb: Literal["tenant-key"]
+    redis: Literal["key-prefix"]
+
+
+class Tenancy(_Strict):
+    model: Literal["pool", "silo", "bridge"]
+    tenant_id_pattern: str
+    edge_resolution: Literal["host", "header"]
+    local_header: str
+    token_claim: str
+    grpc_metadata_key: str
+    isolation: TenantIsolation
+
+    @field_validator("tenant_id_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class PostgreSQL(_Strict):
+    engine: Literal["postgres"]
+    version: str
+    instance_class: str
+    multi_az: bool
+    backup_retention_days: int = Field(ge=1, le=35)
+    encryption_at_rest: bool
+    encryption_in_transit: bool
+    port: int
+
+
+class Redis(_Strict):
+    engine: Literal["redis"]
+    version: str
+    node_type: str
+    cluster_mode: bool
+    shards: int = Field(ge=1)
+    replicas_per_shard: int = Field(ge=0)
+    automatic_failover: bool
+    encryption_at_rest: bool
+    encryption_in_transit: bool
+    port: int
+
+
+class DocumentDB(_Strict):
+    engine: Literal["docdb"]
+    version: str
+    instance_class: str
+    instances: int = Field(ge=1)
+    backup_retention_days: int = Field(ge=1, le=35)
+    encryption_at_rest: bool
+    encryption_in_transit: bool
+    port: int
+
+
+class DataStores(_Strict):
+    postgresql: PostgreSQL
+    redis: Redis
+    documentdb: DocumentDB
+
+
+class Network(_Strict):
+    vpc_cidr: str
+    tiers: dict[Tier, list[str]]
+    internet_route: dict[Tier, Literal["igw", "nat", "none"]]
+    vpc_endpoints: list[str]
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        ipaddress.ip_network(value)  # raises ValueError with the bad text
+        return value
+
+    @model_validator(mode="after")
+    def _subnets_inside_vpc(self) -> Network:
+        vpc = ipaddress.ip_network(self.vpc_cidr)
+        for tier, cidrs in self.tiers.items():
+            for cidr in cidrs:
+                if not ipaddress.ip_network(cidr).subnet_of(vpc):  # type: ignore[arg-type]
+                    raise ValueError(f"subnet {cidr} of tier {tier} is outside the VPC {self.vpc_cidr}")
+        return self
+
+
+class NodeGroup(_Strict):
+    instance_types: list[str] = Field(min_length=1)
+    capacity_type: Literal["ON_DEMAND", "SPOT"]
+    min: int = Field(ge=0)
+    max: int = Field(ge=1)
+    desired: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeGroup:
+        if not self.min <= self.desired <= self.max:
+            raise ValueError(f"need min <= desired <= max, found {self.min} <= {self.desired} <= {self.max}")
+        return self
+
+
+class Eks(_Strict):
+    min_version: str = Field(pattern=r"^1\.\d+$")
+    control_plane_log_types: list[str]
+    node_groups: dict[str, NodeGroup]
+    fargate_profiles: list[str]
+    addons: list[str]
+
+
+class Secrets(_Strict):
+    rotation_days: int = Field(ge=1, le=365)
+    kms_encrypted: bool
+
+
+class PodSecurity(_Strict):
+    standard: Literal["privileged", "baseline", "restricted"]
+    read_only_root_filesystem: bool
+    run_as_non_root: bool
+
+
+class Observability(_Strict):
+    dashboards: list[str]
+    log_retention_days: int
+    tracing: str
+
+
+class Environment(_Strict):
+    nat_gateways: int = Field(ge=1, le=3)
+    deletion_protection: bool
+    monthly_budget_usd: float = Field(gt=0)
+    budget_margin_percent: float = Field(ge=0)
+
+
+class Architecture(_Strict):
+    name: str
+    region: str
+    availability_zones: list[str] = Field(min_length=1)
+    tenancy: Tenancy
+    services: dict[ServiceName, Service]
+    data_stores: DataStores
+    network: Network
+    eks: Eks
+    platform_addons: list[str]
+    secrets: Secrets
+    pod_security: PodSecurity
+    observability: Observability
+    environments: dict[EnvironmentName, Environment]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Architecture:
+        for name, service in self.services.items():
+            unknown = [callee for callee in service.calls if callee not in self.services]
+            if unknown:
+                raise ValueError(f"services.{name}.calls names unknown services {unknown}")
+        for tier, cidrs in self.network.tiers.items():
+            if len(cidrs) != len(self.availability_zones):
+                raise ValueError(
+                    f"network.tiers.{tier} has {len(cidrs)} subnets, expected one per availability zone "
+                    f"({len(self.availability_zones)})"
+                )
+        return self
+
+    def call_edges(self) -> set[tuple[str, str]]:
+        """The allowed service-to-service calls, as (caller, callee) pairs."""
+        return {(caller, callee) for caller, svc in self.services.items() for callee in svc.calls}
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "<top level>"
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return "<missing>"
+    return data
+
+
+def load_architecture(path: Path | str = DEFAULT_PATH) -> Architecture:
+    """Load and validate the reference; raise ReferenceError naming file, key path, expected and found."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReferenceError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ReferenceError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ReferenceError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
+    try:
+        return Architecture.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            found = _lookup(raw, loc)
+            lines.append(f"  {_format_location(loc)}: {error['msg'].removeprefix('Value error, ')}; found {found!r}")
+        raise ReferenceError(f"{path}: {len(lines)} problem(s)\n" + "\n".join(lines)) from exc
