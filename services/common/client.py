@@ -15,6 +15,4 @@ _OPTIONS = [
 
 def channel(address: str) -> grpc.Channel:
     """An insecure channel (mTLS is the mesh's job in the cluster) with tenant and trace forwarding."""
-    return grpc.intercept_channel(
-        grpc.insecure_channel(address, options=_OPTIONS), ForwardingClientInterceptor()
-    )
+    return grpc.intercept_channel(grpc.insecure_channel(address, options=_OPTIONS), ForwardingClientInterceptor())

@@ -82,9 +82,7 @@ def require_uuid(value: str, field: str) -> uuid.UUID:
 def require_text(value: str, field: str, *, max_len: int, min_len: int = 1) -> str:
     value = value.strip()
     if len(value) < min_len:
-        raise InvalidArgument(
-            field, "is required" if min_len == 1 and not value else f"needs {min_len}+ chars"
-        )
+        raise InvalidArgument(field, "is required" if min_len == 1 and not value else f"needs {min_len}+ chars")
     if len(value) > max_len:
         raise InvalidArgument(field, f"must be at most {max_len} characters, got {len(value)}")
     return value
@@ -106,9 +104,7 @@ def require_non_negative(value: int, field: str) -> int:
 
 def require_currency(value: str, field: str) -> str:
     if not _CURRENCY_RE.match(value):
-        raise InvalidArgument(
-            field, f"must be an ISO 4217 code of three upper-case letters, got {value[:16]!r}"
-        )
+        raise InvalidArgument(field, f"must be an ISO 4217 code of three upper-case letters, got {value[:16]!r}")
     return value
 
 

@@ -42,9 +42,7 @@ class PageTokens:
         return f"{_b64(body)}.{_b64(self._mac(scope, body))}"
 
     def decode(self, scope: str, token: str, field: str = "page_token") -> dict[str, Any]:
-        bad = errors.InvalidArgument(
-            field, "is malformed or belongs to another query; start again without it"
-        )
+        bad = errors.InvalidArgument(field, "is malformed or belongs to another query; start again without it")
         if len(token) > 1024 or token.count(".") != 1:
             raise bad
         body_b64, mac_b64 = token.split(".")

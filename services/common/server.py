@@ -53,9 +53,7 @@ class ShopServer:
         self._checker_stop = threading.Event()
         self.health = health.HealthServicer()
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(
-                max_workers=self.max_workers, thread_name_prefix=self.settings.service
-            ),
+            futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix=self.settings.service),
             interceptors=[
                 ObservabilityInterceptor(self.settings.service),
                 TenantInterceptor(self.tenant_exempt_methods),
@@ -134,9 +132,7 @@ class ShopServer:
             except Exception as exc:
                 ok = False
                 if dep.name not in self._failing:
-                    log.warning(
-                        "dependency check failed", extra={"dependency": dep.name, "error": str(exc)[:300]}
-                    )
+                    log.warning("dependency check failed", extra={"dependency": dep.name, "error": str(exc)[:300]})
             if ok is False:
                 failing.add(dep.name)
         if failing != self._failing and not failing:

@@ -71,9 +71,7 @@ class Secrets:
         secret = self.get(name)
         if secret is None or not secret.reveal():
             where = (
-                f"{self.directory}/{name}"
-                if self.directory
-                else f"SHOP_SECRETS_DIR/{name} (SHOP_SECRETS_DIR unset)"
+                f"{self.directory}/{name}" if self.directory else f"SHOP_SECRETS_DIR/{name} (SHOP_SECRETS_DIR unset)"
             )
             raise ConfigError(f"secret {name!r} is required: missing or empty file {where}")
         return secret
@@ -144,9 +142,7 @@ class Settings:
             database_url = db_secret.reveal() if db_secret else None
         log_level = env.get("SHOP_LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ConfigError(
-                f"SHOP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}"
-            )
+            raise ConfigError(f"SHOP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}")
         return cls(
             service=service,
             grpc_port=_int(env, "SHOP_GRPC_PORT", DEFAULT_GRPC_PORTS.get(service, 50050)),

@@ -1,0 +1,303 @@
+"""Catalog persistence on PostgreSQL. Every method runs in one tenant-scoped transaction (RLS applies).
+
+Stock moves only through conditional UPDATEs (``WHERE stock_available >= qty``): under READ COMMITTED a
+concurrent writer re-evaluates the condition on the row's newest version after the lock wait, so concurrent
+reservations can never take stock below zero, and a multi-item reservation either takes every item or, by
+raising inside the transaction, none.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+
+from services.catalog import domain
+from services.common import errors, tenancy
+from services.common.pg import Conn, Database
+
+CHANNEL = "catalog_changes"
+# The `noqa: S608` below: f-strings only splice constants of this module (column lists, fixed clauses); every
+# value from a request is a bound parameter.
+_PRODUCT_COLUMNS = (
+    "id, sku, name, description, price_minor, currency, category, stock_available, version, created_at, updated_at"
+)
+
+
+def _product(row: dict[str, Any]) -> domain.Product:
+    return domain.Product(**{k: row[k] for k in domain.Product.__dataclass_fields__})
+
+
+def _notify(conn: Conn, product_id: uuid.UUID, kind: str, version: int) -> None:
+    """Queue a change event; PostgreSQL delivers it to every listener only if the transaction commits."""
+    payload = json.dumps({"t": tenancy.current_tenant(), "p": str(product_id), "k": kind, "v": version})
+    conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+
+
+class CatalogRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- products ------------------------------------------------------------------------------------------
+
+    def create_product(self, new: domain.NewProduct) -> domain.Product:
+        with self.db.tenant_tx() as conn:
+            conn.execute(
+                "INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                [tenancy.current_tenant()],
+            )
+            try:
+                with conn.transaction():  # savepoint: a duplicate SKU must not poison the outer transaction
+                    row = conn.execute(
+                        f"INSERT INTO products (sku, name, description, price_minor, currency, category, "  # noqa: S608
+                        f"stock_available) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_PRODUCT_COLUMNS}",
+                        [
+                            new.sku,
+                            new.name,
+                            new.description,
+                            new.price_minor,
+                            new.currency,
+                            new.category,
+                            new.initial_stock,
+                        ],
+                    ).fetchone()
+            except psycopg.errors.UniqueViolation:
+                raise errors.AlreadyExists(f"sku: a product with SKU {new.sku!r} already exists") from None
+            assert row is not None
+            product = _product(row)
+            _notify(conn, product.id, "CREATED", product.version)
+            return product
+
+    def get_product(self, product_id: uuid.UUID) -> domain.Product:
+        with self.db.tenant_tx() as conn:
+            row = conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id = %s", [product_id]).fetchone()  # noqa: S608
+        if row is None:
+            raise errors.NotFound(f"product {product_id} not found")
+        return _product(row)
+
+    def batch_get(self, ids: list[uuid.UUID]) -> list[domain.Product]:
+        with self.db.tenant_tx() as conn:
+            rows = conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id = ANY(%s)", [ids]).fetchall()  # noqa: S608
+        return [_product(r) for r in rows]
+
+    def list_products(self, limit: int, after_sku: str | None, category: str | None) -> list[domain.Product]:
+        """Keyset page ordered by SKU (unique per tenant, so the cursor is exact)."""
+        clauses, params = ["TRUE"], []
+        if category:
+            clauses.append("category = %s")
+            params.append(category)
+        if after_sku is not None:
+            clauses.append("sku > %s")
+            params.append(after_sku)
+        query = f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE {' AND '.join(clauses)} ORDER BY sku LIMIT %s"  # noqa: S608
+        with self.db.tenant_tx() as conn:
+            rows = conn.execute(query.encode(), [*params, limit]).fetchall()
+        return [_product(r) for r in rows]
+
+    def search(self, text: str, limit: int, after: tuple[float, str] | None) -> list[tuple[domain.Product, float]]:
+        """Ranked full-text search; keyset on (rank DESC, id ASC). ts_rank is float4 and deterministic."""
+        params: list[Any] = [text]
+        cursor_clause = ""
+        if after is not None:
+            cursor_clause = "AND (rank < %s::real OR (rank = %s::real AND id > %s::uuid))"
+            params += [after[0], after[0], after[1]]
+        query = (
+            f"SELECT * FROM (SELECT {_PRODUCT_COLUMNS}, ts_rank(search, q) AS rank "  # noqa: S608
+            f"FROM products, websearch_to_tsquery('english', %s) q WHERE search @@ q) s "
+            f"WHERE TRUE {cursor_clause} ORDER BY rank DESC, id LIMIT %s"
+        )
+        with self.db.tenant_tx() as conn:
+            rows = conn.execute(query.encode(), [*params, limit]).fetchall()
+        return [(_product(r), float(r["rank"])) for r in rows]
+
+    def update_product(self, product_id: uuid.UUID, changes: dict[str, Any], expected_version: int) -> domain.Product:
+        allowed = {"name", "description", "price_minor", "currency", "category"}
+        assert set(changes) <= allowed
+        with self.db.tenant_tx() as conn:
+            current = conn.execute("SELECT version FROM products WHERE id = %s FOR UPDATE", [product_id]).fetchone()
+            if current is None:
+                raise errors.NotFound(f"product {product_id} not found")
+            if expected_version and current["version"] != expected_version:
+                raise errors.Aborted(
+                    f"expected_version: product is at version {current['version']}, not {expected_version}"
+                )
+            sets = ", ".join(f"{col} = %s" for col in changes)
+            row = conn.execute(
+                f"UPDATE products SET {sets}{', ' if sets else ''}version = version + 1, updated_at = now() "  # noqa: S608
+                f"WHERE id = %s RETURNING {_PRODUCT_COLUMNS}".encode(),
+                [*changes.values(), product_id],
+            ).fetchone()
+            assert row is not None
+            product = _product(row)
+            _notify(conn, product.id, "UPDATED", product.version)
+            return product
+
+    def adjust_stock(self, product_id: uuid.UUID, delta: int) -> domain.Product:
+        with self.db.tenant_tx() as conn:
+            row = conn.execute(
+                f"UPDATE products SET stock_available = stock_available + %s, version = version + 1, "  # noqa: S608
+                f"updated_at = now() WHERE id = %s AND stock_available + %s >= 0 RETURNING {_PRODUCT_COLUMNS}",
+                [delta, product_id, delta],
+            ).fetchone()
+            if row is None:
+                exists = conn.execute("SELECT stock_available FROM products WHERE id = %s", [product_id]).fetchone()
+                if exists is None:
+                    raise errors.NotFound(f"product {product_id} not found")
+                raise errors.FailedPrecondition(
+                    f"delta: would take stock below zero (available {exists['stock_available']})"
+                )
+            product = _product(row)
+            _notify(conn, product.id, "STOCK_CHANGED", product.version)
+            return product
+
+    # -- reservations --------------------------------------------------------------------------------------
+
+    def _load_reservation(self, conn: Conn, reservation_id: uuid.UUID, lock: bool) -> domain.Reservation | None:
+        row = conn.execute(
+            f"SELECT id, status, expires_at FROM reservations WHERE id = %s{' FOR UPDATE' if lock else ''}",  # noqa: S608
+            [reservation_id],
+        ).fetchone()
+        if row is None:
+            return None
+        items = conn.execute(
+            "SELECT product_id, quantity FROM reservation_items WHERE reservation_id = %s ORDER BY product_id",
+            [reservation_id],
+        ).fetchall()
+        return domain.Reservation(
+            id=row["id"],
+            status=row["status"],
+            expires_at=row["expires_at"],
+            items=tuple((i["product_id"], i["quantity"]) for i in items),
+        )
+
+    def reserve(
+        self, reservation_id: uuid.UUID, items: tuple[tuple[uuid.UUID, int], ...], ttl_seconds: int
+    ) -> domain.Reservation:
+        fingerprint = domain.request_hash(items)
+        with self.db.tenant_tx() as conn:
+            conn.execute(
+                "INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                [tenancy.current_tenant()],
+            )
+            inserted = conn.execute(
+                "INSERT INTO reservations (id, status, request_hash, expires_at) "
+                "VALUES (%s, 'HELD', %s, now() + make_interval(secs => %s)) "
+                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+                [reservation_id, fingerprint, ttl_seconds],
+            ).fetchone()
+            if inserted is None:
+                existing = conn.execute(
+                    "SELECT request_hash FROM reservations WHERE id = %s", [reservation_id]
+                ).fetchone()
+                if existing is None or existing["request_hash"] != fingerprint:
+                    raise errors.AlreadyExists(f"reservation_id: {reservation_id} was already used for different items")
+                found = self._load_reservation(conn, reservation_id, lock=False)
+                assert found is not None
+                return found  # an idempotent retry
+            for index, (product_id, quantity) in enumerate(items):
+                row = conn.execute(
+                    "UPDATE products SET stock_available = stock_available - %s, "
+                    "stock_reserved = stock_reserved + %s, version = version + 1, updated_at = now() "
+                    "WHERE id = %s AND stock_available >= %s RETURNING version",
+                    [quantity, quantity, product_id, quantity],
+                ).fetchone()
+                if row is None:
+                    # Raising rolls back the whole transaction: earlier items and the reservation row too.
+                    stock = conn.execute("SELECT stock_available FROM products WHERE id = %s", [product_id]).fetchone()
+                    if stock is None:
+                        raise errors.NotFound(f"items[{index}].product_id: product {product_id} not found")
+                    raise errors.FailedPrecondition(
+                        f"items[{index}]: insufficient stock for product {product_id} "
+                        f"(requested {quantity}, available {stock['stock_available']})"
+                    )
+                conn.execute(
+                    "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (%s, %s, %s)",
+                    [reservation_id, product_id, quantity],
+                )
+                _notify(conn, product_id, "STOCK_CHANGED", int(row["version"]))
+            created = self._load_reservation(conn, reservation_id, lock=False)
+            assert created is not None
+            return created
+
+    def commit(self, reservation_id: uuid.UUID) -> domain.Reservation:
+        with self.db.tenant_tx() as conn:
+            current = self._load_reservation(conn, reservation_id, lock=True)
+            if current is None:
+                raise errors.NotFound(f"reservation {reservation_id} not found")
+            if current.status == "COMMITTED":
+                return current
+            if current.status != "HELD":
+                raise errors.FailedPrecondition(f"reservation {reservation_id} is {current.status}, not HELD")
+            expired = conn.execute(
+                "SELECT expires_at < now() AS expired FROM reservations WHERE id = %s", [reservation_id]
+            ).fetchone()
+            if expired and expired["expired"]:
+                raise errors.FailedPrecondition(f"reservation {reservation_id} has expired")
+            for product_id, quantity in current.items:
+                conn.execute(
+                    "UPDATE products SET stock_reserved = stock_reserved - %s, "
+                    "stock_committed = stock_committed + %s, updated_at = now() WHERE id = %s",
+                    [quantity, quantity, product_id],
+                )
+            conn.execute(
+                "UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE id = %s", [reservation_id]
+            )
+            return domain.Reservation(current.id, "COMMITTED", current.items, current.expires_at)
+
+    def release(self, reservation_id: uuid.UUID) -> domain.Reservation:
+        with self.db.tenant_tx() as conn:
+            current = self._load_reservation(conn, reservation_id, lock=True)
+            if current is None:
+                raise errors.NotFound(f"reservation {reservation_id} not found")
+            if current.status in ("RELEASED", "EXPIRED"):
+                return current
+            if current.status == "COMMITTED":
+                raise errors.FailedPrecondition(f"reservation {reservation_id} is COMMITTED; it cannot be released")
+            self._return_stock(conn, [reservation_id])
+            conn.execute(
+                "UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE id = %s", [reservation_id]
+            )
+            return domain.Reservation(current.id, "RELEASED", current.items, current.expires_at)
+
+    def _return_stock(self, conn: Conn, reservation_ids: list[uuid.UUID]) -> None:
+        rows = conn.execute(
+            "UPDATE products p SET stock_available = p.stock_available + s.q, "
+            "stock_reserved = p.stock_reserved - s.q, version = p.version + 1, updated_at = now() "
+            "FROM (SELECT product_id, sum(quantity) AS q FROM reservation_items "
+            "      WHERE reservation_id = ANY(%s) GROUP BY product_id) s "
+            "WHERE p.id = s.product_id RETURNING p.id, p.version",
+            [reservation_ids],
+        ).fetchall()
+        for row in rows:
+            _notify(conn, row["id"], "STOCK_CHANGED", int(row["version"]))
+
+    def sweep_expired(self, tenant_id: str, batch: int = 500) -> int:
+        """Expire HELD reservations past their deadline for one tenant; SKIP LOCKED lets replicas share work."""
+        with tenancy.tenant_context(tenant_id), self.db.tenant_tx(tenant_id) as conn:
+            expired = conn.execute(
+                "WITH due AS (SELECT id FROM reservations WHERE status = 'HELD' AND expires_at < now() "
+                "             ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "UPDATE reservations r SET status = 'EXPIRED', updated_at = now() FROM due "
+                "WHERE r.id = due.id RETURNING r.id",
+                [batch],
+            ).fetchall()
+            ids = [r["id"] for r in expired]
+            if ids:
+                self._return_stock(conn, ids)
+            return len(ids)
+
+    def tenants(self) -> list[str]:
+        with self.db.global_tx() as conn:
+            return [str(r["tenant_id"]) for r in conn.execute("SELECT tenant_id FROM catalog_tenants").fetchall()]
+
+    def stock_totals(self, product_id: uuid.UUID) -> dict[str, int]:
+        """available / reserved / committed of one product (tests and diagnostics)."""
+        with self.db.tenant_tx() as conn:
+            row = conn.execute(
+                "SELECT stock_available, stock_reserved, stock_committed FROM products WHERE id = %s", [product_id]
+            ).fetchone()
+        if row is None:
+            raise errors.NotFound(f"product {product_id} not found")
+        return {k: int(v) for k, v in row.items()}

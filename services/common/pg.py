@@ -1,0 +1,86 @@
+"""PostgreSQL access with row-level security: every transaction runs as one tenant.
+
+The service connects as a role that owns no table and has no BYPASSRLS, so the RLS policies
+(``tenant_id = current_setting('app.tenant_id')``) always apply. ``tenant_tx`` sets ``app.tenant_id`` with
+``set_config(..., is_local => true)`` (the parameterisable form of SET LOCAL) so it ends with the transaction and
+can never leak to the next user of a pooled connection. Only catalog and users import this (they carry psycopg).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from services.common import tenancy
+from services.common.settings import ConfigError, redact_url
+
+log = logging.getLogger(__name__)
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+class Database:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "db") -> None:
+        self.url = url
+        self.pool: ConnectionPool[Conn] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": False},
+            # A connection broken by a database restart is noticed at checkout rather than by the next query.
+            check=ConnectionPool.check_connection,
+            timeout=10,
+            name=name,
+            open=False,
+        )
+
+    def open(self, wait: bool = True) -> None:
+        self.pool.open(wait=wait, timeout=15)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextlib.contextmanager
+    def tenant_tx(self, tenant_id: str | None = None) -> Iterator[Conn]:
+        """A transaction scoped to ``tenant_id`` (default: the request's tenant from the interceptor)."""
+        tenant = tenant_id or tenancy.current_tenant()
+        if not tenancy.is_valid_tenant_id(tenant):
+            raise ValueError(f"invalid tenant id {tenant!r}")
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant])
+            yield conn
+
+    @contextlib.contextmanager
+    def global_tx(self) -> Iterator[Conn]:
+        """A transaction with no tenant: RLS then hides every tenant row; only global tables are usable."""
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        """The health check: a round trip within ``timeout`` seconds."""
+        with self.pool.connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+            conn.rollback()
+        return True
+
+    def assert_cannot_bypass_rls(self) -> None:
+        """Refuse to serve as a role for which the tenant policies would not apply."""
+        with self.global_tx() as conn:
+            row = conn.execute(
+                "SELECT r.rolsuper, r.rolbypassrls, "
+                "(SELECT count(*) FROM pg_tables t WHERE t.tableowner = current_user "
+                " AND t.schemaname = 'public') AS owned "
+                "FROM pg_roles r WHERE r.rolname = current_user"
+            ).fetchone()
+        if row is None:
+            raise ConfigError("cannot read the database role's attributes")
+        if row["rolsuper"] or row["rolbypassrls"] or int(str(row["owned"])) > 0:
+            raise ConfigError(
+                f"the database role in {redact_url(self.url)} is a superuser, has BYPASSRLS or owns tables; "
+                "serve with the application role created by `migrate --app-role` so row-level security applies"
+            )

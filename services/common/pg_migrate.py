@@ -1,0 +1,121 @@
+"""A small migration runner: versioned plain-SQL files ``NNNN_name.sql`` applied in order, once each.
+
+Each file runs in its own transaction together with its row in ``schema_migrations``, under an advisory lock so
+that replicas starting together do not race. A changed checksum of an applied file is an error: applied
+migrations are history, add a new file instead. ``provision`` also creates the database if missing and the
+application role (LOGIN, NOSUPERUSER, NOBYPASSRLS, owning nothing) with DML rights on the tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+log = logging.getLogger(__name__)
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_LOCK_KEY = 0x5E0B_51A0  # arbitrary, constant: serialises migration runs on one database
+_ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    found: list[Migration] = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".sql":
+            continue
+        m = _FILE_RE.match(path.name)
+        if not m:
+            raise ValueError(f"migration file name {path.name!r} must look like 0001_name.sql")
+        found.append(Migration(int(m.group(1)), m.group(2), path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration versions in {directory}")
+    return found
+
+
+def migrate(url: str, directory: Path) -> list[int]:
+    """Apply pending migrations as the connecting (owner) role; returns the versions applied."""
+    applied_now: list[int] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+            "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for migration in load_migrations(directory):
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+                row = conn.execute(
+                    "SELECT checksum FROM schema_migrations WHERE version = %s", [migration.version]
+                ).fetchone()
+                if row is not None:
+                    if row[0] != migration.checksum:
+                        raise RuntimeError(
+                            f"migration {migration.version:04d}_{migration.name} was changed after it was applied"
+                        )
+                    continue
+                conn.execute(migration.sql.encode())  # bytes: no client-side parameter parsing of '%'
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    [migration.version, migration.name, migration.checksum],
+                )
+                applied_now.append(migration.version)
+                log.info("migration applied", extra={"version": migration.version, "name": migration.name})
+    return applied_now
+
+
+def ensure_database(admin_url: str) -> None:
+    """Create the URL's database if it does not exist (connecting to the ``postgres`` database to do it)."""
+    params = conninfo_to_dict(admin_url)
+    dbname = str(params.get("dbname") or "postgres")
+    maintenance = make_conninfo(admin_url, dbname="postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            log.info("database created", extra={"database": dbname})
+
+
+def grant_app_role(url: str, app_role: str, password: str | None) -> None:
+    """Create or update the application role and grant it DML on the service's tables (not on the history)."""
+    if not _ROLE_RE.match(app_role):
+        raise ValueError(f"invalid role name {app_role!r}")
+    role = sql.Identifier(app_role)
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone()
+        attrs = sql.SQL("LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+        stmt = sql.SQL("{} ROLE {} {}").format(verb, role, attrs)
+        if password is not None:
+            stmt = sql.SQL("{} PASSWORD {}").format(stmt, sql.Literal(password))
+        conn.execute(stmt)
+        dbname = conn.info.dbname
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), role))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role))
+        conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+        conn.execute(sql.SQL("REVOKE ALL ON schema_migrations FROM {}").format(role))
+
+
+def provision(admin_url: str, directory: Path, app_role: str, app_password: str | None) -> list[int]:
+    """Database + migrations + application role: everything a fresh PostgreSQL needs before the service runs."""
+    ensure_database(admin_url)
+    applied = migrate(admin_url, directory)
+    grant_app_role(admin_url, app_role, app_password)
+    return applied
