@@ -1,0 +1,141 @@
+"""Start the shop's services as ``python -m services.<name>`` and gate each on its health check."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.runner import procs
+from services.runner.config import GRPC_SERVICES, RunnerConfig
+from services.runner.state import Component
+
+
+class ServiceUnhealthy(RuntimeError):
+    pass
+
+
+def available(name: str) -> bool:
+    """A service can be started when its package has an entry point (``services.<name>.__main__``)."""
+    try:
+        return importlib.util.find_spec(f"services.{name}.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def service_env(cfg: RunnerConfig, name: str, port: int, metrics_port: int, addrs: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "SHOP_ENV": cfg.env_name,
+            "SHOP_LOG_LEVEL": cfg.log_level,
+            "SHOP_OTEL_EXPORTER": "none",
+            "SHOP_GRPC_HOST": "127.0.0.1",
+            "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name),
+        }
+    )
+    if name in GRPC_SERVICES:
+        env["SHOP_GRPC_PORT"] = str(port)
+        env["SHOP_HTTP_PORT"] = str(metrics_port)  # the /metrics endpoint of a gRPC service
+    else:
+        env["SHOP_HTTP_PORT"] = str(port)
+    env.update(addrs)
+    env.update(cfg.extra_env)
+    return env
+
+
+def start(cfg: RunnerConfig, name: str, port: int, env: dict[str, str], repo: Path) -> Component:
+    log = cfg.logs_dir / f"{name}.log"
+    python = cfg.python or _venv_python()
+    proc = procs.spawn([python, "-m", f"services.{name}"], log, env, cwd=repo)
+    health = "grpc" if name in GRPC_SERVICES else "http"
+    url = f"127.0.0.1:{port}" if health == "grpc" else f"http://127.0.0.1:{port}"
+    extra = {"metrics": int(env["SHOP_HTTP_PORT"])} if health == "grpc" else {}
+    return Component(
+        name,
+        "service",
+        proc.pid,
+        procs.proc_start_ticks(proc.pid),
+        port,
+        str(log),
+        health=health,
+        url=url,
+        extra_ports=extra,
+    )
+
+
+def _venv_python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def probe(comp: Component, timeout: float = 1.0) -> str:
+    """One health probe: SERVING / NOT_SERVING / UNREACHABLE for gRPC, READY / NOT_READY for HTTP."""
+    if comp.health == "grpc":
+        with grpc.insecure_channel(comp.url) as ch:
+            try:
+                resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            except grpc.RpcError:
+                return "UNREACHABLE"
+            return str(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status))
+    if comp.health == "http":
+        try:
+            with urllib.request.urlopen(f"{comp.url}/readyz", timeout=timeout) as r:  # noqa: S310 - loopback
+                return "READY" if r.status == 200 else "NOT_READY"
+        except (urllib.error.URLError, OSError):
+            return "UNREACHABLE"
+    return "LISTENING" if procs.is_listening(comp.port) else "UNREACHABLE"
+
+
+def wait_healthy(comp: Component, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "UNREACHABLE"
+    while time.monotonic() < deadline:
+        if not procs.alive(comp.pid, comp.start_ticks):
+            raise ServiceUnhealthy(f"{comp.name} exited during start-up; see {comp.log}:\n{_tail(comp.log)}")
+        last = probe(comp, timeout=1.0)
+        if last in ("SERVING", "READY"):
+            return
+        time.sleep(0.2)
+    raise ServiceUnhealthy(
+        f"{comp.name} not healthy after {timeout:.0f}s (last health: {last}); see {comp.log}:\n{_tail(comp.log)}"
+    )
+
+
+def _tail(path: str, lines: int = 8) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n".join("    " + line[:300] for line in text)
+
+
+def seed_demo_catalog(comp: Component, tenant: str, admin_token: str) -> str:
+    """Call catalog's SeedDemoCatalog for the demo tenant; returns a one-line outcome."""
+    from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+    with grpc.insecure_channel(comp.url) as ch:
+        stub = catalog_pb2_grpc.CatalogServiceStub(ch)  # type: ignore[no-untyped-call]
+        try:
+            resp = stub.SeedDemoCatalog(
+                catalog_pb2.SeedDemoCatalogRequest(),
+                metadata=(("x-tenant-id", tenant), ("x-admin-token", admin_token)),
+                timeout=30,
+            )
+        except grpc.RpcError as exc:
+            return f"seeding failed: {exc.code().name}: {exc.details()}"
+    return f"demo catalogue for tenant {tenant!r}: {resp.created} products created"
+
+
+def documentdb_secret(port: int) -> str:
+    # The shape of a DocumentDB managed secret; nx-27017 needs no user, so none is given locally.
+    return json.dumps({"engine": "mongo", "host": "127.0.0.1", "port": port, "ssl": False})
