@@ -27,7 +27,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -172,7 +171,7 @@ class PgServer:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
         return result.stdout
 
-    def create_role(self, name: str, password: str = "test-password", *, login: bool = True) -> str:
+    def create_role(self, name: str, password: str = "test-password", *, login: bool = True) -> str:  # noqa: S107
         """A plain role: not superuser, no BYPASSRLS, no CREATEDB/CREATEROLE."""
         options = "LOGIN" if login else "NOLOGIN"
         self.psql(

@@ -36,8 +36,14 @@ def provision_catalog(pg: PgServer) -> CatalogDb:
 def start_catalog(db: CatalogDb, secrets_dir: Path, **kwargs: float) -> ShopServer:
     (secrets_dir / "admin-token").write_text(ADMIN_TOKEN + "\n")
     settings = Settings(
-        service="catalog", grpc_port=0, http_port=0, grpc_host="127.0.0.1", database_url=db.app_url,
-        secrets_dir=secrets_dir, secrets=Secrets(secrets_dir), health_interval_seconds=0.2,
+        service="catalog",
+        grpc_port=0,
+        http_port=0,
+        grpc_host="127.0.0.1",
+        database_url=db.app_url,
+        secrets_dir=secrets_dir,
+        secrets=Secrets(secrets_dir),
+        health_interval_seconds=0.2,
     )
     server = build(settings, sweep_interval=kwargs.get("sweep_interval", 3600.0))
     server.start()

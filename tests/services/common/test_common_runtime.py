@@ -57,9 +57,7 @@ def dependency() -> dict[str, bool]:
 
 @pytest.fixture
 def server(dependency: dict[str, bool]) -> Iterator[ShopServer]:
-    settings = Settings(
-        service="testsvc", grpc_port=0, http_port=0, grpc_host="127.0.0.1", health_interval_seconds=0.1
-    )
+    settings = Settings(service="testsvc", grpc_port=0, http_port=0, grpc_host="127.0.0.1", health_interval_seconds=0.1)
     srv = ShopServer(
         settings,
         _register,
@@ -71,9 +69,7 @@ def server(dependency: dict[str, bool]) -> Iterator[ShopServer]:
     srv.stop(grace=0.5)
 
 
-def _call(
-    srv: ShopServer, payload: bytes, metadata: tuple[tuple[str, str], ...] = (), method: str = "Echo"
-) -> bytes:
+def _call(srv: ShopServer, payload: bytes, metadata: tuple[tuple[str, str], ...] = (), method: str = "Echo") -> bytes:
     with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
         result: bytes = ch.unary_unary(f"/test.Echo/{method}")(payload, metadata=metadata, timeout=5)
         return result
@@ -99,9 +95,7 @@ def test_tenant_is_required_validated_and_exposed(server: ShopServer) -> None:
 
 def test_stream_handlers_see_the_tenant(server: ShopServer) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        got = list(
-            ch.unary_stream("/test.Echo/Stream")(b"", metadata=(("x-tenant-id", "tenant-b"),), timeout=5)
-        )
+        got = list(ch.unary_stream("/test.Echo/Stream")(b"", metadata=(("x-tenant-id", "tenant-b"),), timeout=5))
     assert got == [b"tenant-b"]
 
 
@@ -129,9 +123,7 @@ def test_client_channel_forwards_tenant(server: ShopServer) -> None:
 
 def _health(srv: ShopServer) -> int:
     with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
-        status: int = (
-            health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
-        )
+        status: int = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
         return status
 
 
@@ -164,7 +156,8 @@ def test_settings_and_secrets_do_not_leak(tmp_path: Path) -> None:
     assert "pw123" not in repr(settings)
     secret = settings.secrets.require("admin-token")
     assert secret.reveal() == "s3cr3t-value"
-    assert "s3cr3t" not in repr(secret) and "s3cr3t" not in f"{secret}"
+    assert "s3cr3t" not in repr(secret)
+    assert "s3cr3t" not in f"{secret}"
     with pytest.raises(ConfigError, match="jwt-keys"):
         Secrets(tmp_path).require("jwt-keys")
     with pytest.raises(ConfigError, match="SHOP_GRPC_PORT"):
@@ -196,4 +189,6 @@ def test_json_log_lines_carry_tenant() -> None:
     record.order_id = "o-1"
     with tenancy.tenant_context("acme"):
         line = json.loads(JsonFormatter("svc").format(record))
-    assert line["msg"] == "hello world" and line["tenant"] == "acme" and line["order_id"] == "o-1"
+    assert line["msg"] == "hello world"
+    assert line["tenant"] == "acme"
+    assert line["order_id"] == "o-1"
