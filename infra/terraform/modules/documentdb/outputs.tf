@@ -1,0 +1,19 @@
+output "endpoint" {
+  description = "Cluster (writer) endpoint."
+  value       = aws_docdb_cluster.this.endpoint
+}
+
+output "reader_endpoint" {
+  description = "Reader endpoint."
+  value       = aws_docdb_cluster.this.reader_endpoint
+}
+
+output "port" {
+  description = "DocumentDB port."
+  value       = aws_docdb_cluster.this.port
+}
+
+output "instance_azs" {
+  description = "Instance identifier => AZ."
+  value       = { for az, i in aws_docdb_cluster_instance.this : i.identifier => az }
+}
