@@ -50,8 +50,21 @@ def _chown_postgres(path: Path) -> None:
         os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def _check_traversable(path: Path) -> None:
+    """The postgres user must be able to reach its data folder: every parent needs the x bit for others."""
+    if os.geteuid() != 0:
+        return
+    for parent in path.resolve().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise RuntimeError(
+                f"{parent} is not searchable by the postgres user (mode {oct(parent.stat().st_mode & 0o777)}); "
+                "choose a platform root whose parent folders have o+x"
+            )
+
+
 def start_postgres(root: Path, port: int, log: Path) -> Component:
     pg_ctl, initdb = binaries.find("pg_ctl"), binaries.find("initdb")
+    _check_traversable(root / "pg")
     data = root / "pg" / "data"
     sock = root / "pg" / "run"
     for d in (root / "pg", data, sock):
