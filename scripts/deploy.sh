@@ -246,10 +246,14 @@ main() {
     ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)"
     [[ "${ACCOUNT_ID}" =~ ^[0-9]{12}$ ]] || die "could not read the AWS account id (aws sts get-caller-identity)"
   fi
+  # Environment outputs this script reads (host names; a ":port" suffix, as in aws_db_instance.endpoint, is cut).
   VPC_ID="$(tf_output vpc_id)"
   RDS_ENDPOINT="$(tf_output rds_endpoint)"
+  RDS_ENDPOINT="${RDS_ENDPOINT%%:*}"
   DOCDB_ENDPOINT="$(tf_output documentdb_endpoint)"
+  DOCDB_ENDPOINT="${DOCDB_ENDPOINT%%:*}"
   REDIS_ENDPOINT="$(tf_output redis_configuration_endpoint)"
+  REDIS_ENDPOINT="${REDIS_ENDPOINT%%:*}"
   CERTIFICATE_ARN="${CERTIFICATE_ARN:-$(tf_output certificate_arn)}"
   if [[ "${DRY_RUN}" != true ]]; then
     [[ -n "${VPC_ID}" ]] || die "terraform output vpc_id is empty (needed by the AWS Load Balancer Controller)"
