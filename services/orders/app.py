@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pymongo import MongoClient
 
 from services.common import client as grpc_client
+from services.common.pagination import PageTokens
 from services.common.server import DependencyCheck, ShopServer
 from services.common.settings import Settings
 from services.orders.adapters.mongo_client import Document, make_client
@@ -33,7 +34,7 @@ def build(common: Settings, settings: OrdersSettings) -> OrdersApp:
     mongo = make_client(settings)
     repo = MongoOrderRepository(mongo, settings.mongo_database)
     catalog = GrpcCatalog(grpc_client.channel(settings.catalog_addr), timeout=settings.catalog_timeout_s)
-    service = OrdersService(repo, catalog, claim_ttl_s=settings.claim_ttl_s)
+    service = OrdersService(repo, catalog, claim_ttl_s=settings.claim_ttl_s, page_tokens=PageTokens(common.secrets))
     indexes_ready = threading.Event()
 
     def store_check() -> bool:

@@ -215,7 +215,13 @@ def _secrets(cfg: RunnerConfig, ports: dict[str, int], urls: dict[str, dict[str,
     page_key = stores.secret_file(root, "page-token-key")
     values: dict[str, dict[str, str]] = {
         "catalog": {**urls["catalog"], "admin-token": tokens["catalog"], "page-token-key": page_key},
-        "users": {**urls["users"], "admin-token": tokens["users"], "page-token-key": page_key},
+        "users": {
+            **urls["users"],
+            "admin-token": tokens["users"],
+            "page-token-key": page_key,
+            # Key-encryption key of the JWT signing keys stored in the users database.
+            "jwt-keys": stores.secret_file(root, "users-jwt-keys"),
+        },
         "orders": {"documentdb": svc.documentdb_secret(ports["mongo"]), "page-token-key": page_key},
         "gateway": {
             "redis-auth": stores.secret_file(root, "redis-auth"),

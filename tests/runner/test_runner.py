@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from services.runner import Progress, RunnerConfig, RunnerError, binaries, down, procs, status, up
-from services.runner import platform as runner_platform
 from services.runner import services as runner_services
 
 pytestmark = pytest.mark.slow
@@ -89,7 +88,7 @@ def test_missing_binary_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mo
             )
         return real(name)
 
-    monkeypatch.setattr(runner_platform.binaries, "find", fake)
+    monkeypatch.setattr(binaries, "find", fake)
     with pytest.raises(RunnerError) as info:
         up(RunnerConfig(root=tmp_path / "p", ports=dict(ALL_FREE)))
     assert "apt-get install -y redis-server" in str(info.value)
