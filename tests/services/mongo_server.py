@@ -79,9 +79,7 @@ class MongoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"nx-27017 exited with {self.proc.returncode}; see {self.folder}/nx-27017.log"
-                )
+                raise RuntimeError(f"nx-27017 exited with {self.proc.returncode}; see {self.folder}/nx-27017.log")
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
