@@ -12,6 +12,7 @@ exactly as they work on live ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,3 +122,8 @@ class Facts:
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Glob over resource addresses where only ``*`` is a wildcard: addresses are full of literal brackets."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), address) is not None

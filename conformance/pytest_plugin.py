@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--report-dir", default=PROJECT_ROOT / "reports", type=Path, help="where reports are written")
     group.addoption("--endpoint", default=None, help="AWS emulator endpoint (default: $AWS_ENDPOINT_URL or :4566)")
+    group.addoption(
+        "--requirement", action="append", default=[], help="only scenarios of this requirement id (repeatable)"
+    )
     group.addoption("--keep", action="store_true", help="leave what the target created running after the run")
     group.addoption(
         "--reference",
@@ -103,6 +106,19 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | No
     return None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = set(config.getoption("requirement"))
+    if not wanted:
+        return
+    selected, deselected = [], []
+    for item in items:
+        ids = {m.args[0] for m in item.iter_markers("requirement")}
+        (selected if ids & wanted else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 @pytest.fixture(scope="session")
 def architecture(request: pytest.FixtureRequest) -> Architecture:
     return request.config.stash[_ARCH]
@@ -113,8 +129,16 @@ def run_context(request: pytest.FixtureRequest) -> RunContext:
     config = request.config
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
     def progress(message: str) -> None:
-        if reporter is not None and config.getoption("verbose") >= 0:
+        if reporter is None:
+            return
+        # Output capture redirects the terminal's file descriptor during fixture setup: lift it for the line.
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"[conformance] {message}")
+        else:
             reporter.write_line(f"[conformance] {message}")
 
     return RunContext(

@@ -43,7 +43,7 @@ def find_terraform() -> str:
     path = shutil.which("terraform")
     if path is None:
         raise TerraformMissing(
-            "terraform not found on PATH: install Terraform >= 1.6 (scripts/setup.sh does), "
+            "terraform not found on PATH: install Terraform >= 1.6 (HashiCorp releases or your package manager), "
             "or pass --plan with your own `terraform show -json` output"
         )
     return path

@@ -4,7 +4,7 @@ File format (YAML)::
 
     waivers:
       - requirement: REQ-NET-004
-        resource: module.vpc.aws_nat_gateway.this["us-east-1a"]   # exact address, or a glob (fnmatch)
+        resource: module.vpc.aws_nat_gateway.this["us-east-1a"]   # exact address; * matches anything
         reason: "dev runs one NAT gateway to save cost"
         expires: 2027-03-31
 
@@ -14,12 +14,12 @@ An expired waiver no longer applies and makes the run fail, so that accepted ris
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from conformance.facts import address_matches
 from conformance.outcomes import CheckError, Violation
 
 
@@ -34,7 +34,7 @@ class Waiver:
         return today > self.expires
 
     def covers(self, requirement: str, violation: Violation) -> bool:
-        return requirement == self.requirement and fnmatch.fnmatchcase(violation.address, self.resource)
+        return requirement == self.requirement and address_matches(self.resource, violation.address)
 
 
 def load_waivers(path: Path | None) -> list[Waiver]:

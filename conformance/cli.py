@@ -1,0 +1,159 @@
+"""`shopctl`: run the conformance suite, inspect the reference architecture, run the platform locally."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from conformance.outcomes import Outcome
+from conformance.targets import REGISTRY
+from conformance.targets.base import ENVIRONMENTS
+from reference import ReferenceError, load_architecture
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+app = typer.Typer(help="eks-shop: the EKS e-commerce platform that proves itself.", no_args_is_help=True)
+conformance_app = typer.Typer(help="Check a deployment against every documented requirement.", no_args_is_help=True)
+reference_app = typer.Typer(help="The intended architecture (reference/architecture.yaml).", no_args_is_help=True)
+app.add_typer(conformance_app, name="conformance")
+app.add_typer(reference_app, name="reference")
+
+console = Console()
+_STYLE = {
+    Outcome.PASS.value: "green",
+    Outcome.FAIL.value: "bold red",
+    Outcome.ERROR.value: "bold magenta",
+    Outcome.NOT_OBSERVABLE.value: "yellow",
+    Outcome.WAIVED.value: "cyan",
+}
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@conformance_app.command("run")
+def conformance_run(
+    target: Annotated[str, typer.Option(help=f"where to observe: {', '.join(sorted(REGISTRY))}")] = "static",
+    env: Annotated[str, typer.Option(help="environment: dev, staging or prod")] = "dev",
+    plan: Annotated[Path | None, typer.Option(help="check this `terraform show -json` file instead")] = None,
+    waivers: Annotated[Path | None, typer.Option(help="YAML file of waivers")] = None,
+    report_dir: Annotated[Path, typer.Option(help="where reports are written")] = PROJECT_ROOT / "reports",
+    requirement: Annotated[list[str] | None, typer.Option(help="only these requirement ids (repeatable)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every scenario as it runs")] = False,
+) -> None:
+    """Run the Gherkin features against a target and print a per-requirement summary."""
+    if target not in REGISTRY:
+        _fail(f"--target {target!r} is not available; choose one of {sorted(REGISTRY)}")
+    if env not in ENVIRONMENTS:
+        _fail(f"--env {env!r}: expected one of {list(ENVIRONMENTS)}")
+    import pytest  # imported late: `shopctl reference show` should not pay for it
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        str(PROJECT_ROOT / "steps"),
+        f"--rootdir={PROJECT_ROOT}",
+        f"--target={target}",
+        f"--env={env}",
+        f"--report-dir={report_dir}",
+        f"--junitxml={report_dir / f'junit-{target}-{env}.xml'}",
+        f"--cucumberjson={report_dir / f'cucumber-{target}-{env}.json'}",
+        "-p",
+        "no:cacheprovider",
+        "-v" if verbose else "-q",
+        "--no-header",
+        "-rfE",
+        "--tb=line",
+    ]
+    if plan is not None:
+        args.append(f"--plan={plan}")
+    if waivers is not None:
+        args.append(f"--waivers={waivers}")
+    for requirement_id in requirement or []:
+        args.append(f"--requirement={requirement_id}")
+    console.rule(f"conformance: target [bold]{target}[/], environment [bold]{env}[/]")
+    code = pytest.main(args)
+    run_file = report_dir / f"conformance-{target}-{env}.json"
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) or not run_file.is_file():
+        raise typer.Exit(int(code) or 2)
+    _print_summary(json.loads(run_file.read_text()), report_dir)
+    raise typer.Exit(0 if code == pytest.ExitCode.OK else 1)
+
+
+def _print_summary(run: dict[str, object], report_dir: Path) -> None:
+    table = Table(title=f"Requirements on {run['target']}/{run['environment']}", show_lines=False)
+    table.add_column("requirement")
+    table.add_column("outcome")
+    table.add_column("scenario")
+    table.add_column("seed section")
+    scenarios = run["scenarios"]
+    assert isinstance(scenarios, list)
+    outcomes = run["requirements"]
+    assert isinstance(outcomes, dict)
+    for requirement_id in sorted(outcomes):
+        scenario = next(s for s in scenarios if requirement_id in s["requirements"])
+        outcome = outcomes[requirement_id]
+        table.add_row(
+            requirement_id,
+            f"[{_STYLE.get(outcome, 'white')}]{outcome}[/]",
+            scenario["scenario"],
+            ", ".join(scenario["seed_sections"]),
+        )
+    console.print(table)
+    summary = run["summary"]
+    assert isinstance(summary, dict)
+    counts = ", ".join(f"[{_STYLE.get(k, 'white')}]{v} {k}[/]" for k, v in sorted(summary.items()))
+    console.print(f"scenarios: {counts}")
+    console.print(f"reports: {report_dir / 'conformance-report.md'} (matrix), junit and cucumber JSON beside it")
+
+
+@reference_app.command("show")
+def reference_show(
+    path: Annotated[Path | None, typer.Option(help="architecture file")] = None,
+) -> None:
+    """Print the intended architecture."""
+    try:
+        arch = load_architecture(path) if path else load_architecture()
+    except ReferenceError as exc:
+        _fail(str(exc))
+        return
+    tree = Tree(f"[bold]{arch.name}[/] in {arch.region} across {', '.join(arch.availability_zones)}")
+    services = tree.add("services")
+    for name, svc in arch.services.items():
+        calls = ", ".join(svc.calls) or "nothing"
+        node = services.add(f"[bold]{name}[/] ({svc.protocol}:{svc.port}) {svc.role}; calls {calls}; store {svc.store}")
+        for permission in svc.aws_permissions:
+            node.add(f"IAM {permission.action} on {permission.resource}")
+    stores = tree.add("data stores")
+    for name, store in arch.data_stores.model_dump().items():
+        stores.add(f"[bold]{name}[/] " + ", ".join(f"{k}={v}" for k, v in store.items()))
+    network = tree.add(f"network {arch.network.vpc_cidr}")
+    for tier, cidrs in arch.network.tiers.items():
+        network.add(f"{tier}: {', '.join(cidrs)} (internet: {arch.network.internet_route[tier]})")
+    eks = tree.add(f"EKS >= {arch.eks.min_version}")
+    for name, group in arch.eks.node_groups.items():
+        eks.add(f"{name}: {'/'.join(group.instance_types)} {group.capacity_type} {group.min}-{group.max}")
+    envs = tree.add("environments")
+    for name, environment in arch.environments.items():
+        envs.add(
+            f"{name}: {environment.nat_gateways} NAT, budget ${environment.monthly_budget_usd:,.0f}/month "
+            f"(+{environment.budget_margin_percent:.0f}%)"
+        )
+    tree.add(f"tenancy: {arch.tenancy.model}, resolved by {arch.tenancy.edge_resolution}")
+    console.print(tree)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
