@@ -56,7 +56,7 @@ def build(settings: Settings, sweep_interval: float = 15.0, pool_size: int = 10)
     db = Database(url, max_size=pool_size, name="catalog")
     db.open(wait=False)  # start even if PostgreSQL is down: health says NOT_SERVING until it is back
     try:
-        db.assert_cannot_bypass_rls()
+        db.assert_cannot_bypass_rls(timeout=3)
     except ConfigError:
         db.close()
         raise

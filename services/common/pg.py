@@ -68,9 +68,9 @@ class Database:
             conn.rollback()
         return True
 
-    def assert_cannot_bypass_rls(self) -> None:
+    def assert_cannot_bypass_rls(self, timeout: float = 10.0) -> None:
         """Refuse to serve as a role for which the tenant policies would not apply."""
-        with self.global_tx() as conn:
+        with self.pool.connection(timeout=timeout) as conn, conn.transaction():
             row = conn.execute(
                 "SELECT r.rolsuper, r.rolbypassrls, "
                 "(SELECT count(*) FROM pg_tables t WHERE t.tableowner = current_user "

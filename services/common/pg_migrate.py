@@ -76,7 +76,7 @@ def migrate(url: str, directory: Path) -> list[int]:
                     [migration.version, migration.name, migration.checksum],
                 )
                 applied_now.append(migration.version)
-                log.info("migration applied", extra={"version": migration.version, "name": migration.name})
+                log.info("migration applied", extra={"version": migration.version, "migration": migration.name})
     return applied_now
 
 

@@ -35,16 +35,21 @@ def build(
     url = settings.require_database_url()
     kek = settings.secrets.require("jwt-keys")
     db = Database(url, max_size=pool_size, name="users")
-    db.open(wait=True)  # the key ring needs the database before the first token can be signed
+    db.open(wait=False)  # start even if PostgreSQL is down: health says NOT_SERVING until it is back
     try:
-        db.assert_cannot_bypass_rls()
+        db.assert_cannot_bypass_rls(timeout=3)
     except ConfigError:
         db.close()
         raise
+    except Exception as exc:
+        log.warning("database not reachable at startup", extra={"error": str(exc)[:200]})
     # Overlap: a retired key stays published for two access-token lifetimes, so every token it signed expires
     # while its key is still in the JWKS, with margin for gateways that cache the JWKS.
     keys = KeyRing(db, kek, rotation_seconds=rotation_seconds, overlap_seconds=2 * access_ttl_seconds)
-    keys.ensure_current()
+    try:
+        keys.ensure_current()
+    except Exception as exc:  # retried by the health check until the database is there
+        log.warning("signing keys not loaded yet", extra={"error": str(exc)[:200]})
     tokens = TokenService(keys, access_ttl_seconds)
     servicer = UsersServicer(
         UsersRepository(db),

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.common import errors
 from services.common.pg import Database
 from services.common.settings import Secret
 
@@ -141,6 +142,10 @@ class KeyRing:
         self._load()
         return self.signing_key()
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_at is not None and bool(self._keys)
+
     def refresh_if_stale(self, max_age_seconds: float = 60.0) -> None:
         loaded = self._loaded_at
         if loaded is None or datetime.now(UTC) - loaded > timedelta(seconds=max_age_seconds):
@@ -154,7 +159,7 @@ class KeyRing:
             for key in self._keys:
                 if key.active(now):
                     return key
-        raise RuntimeError("no active signing key; ensure_current() has not run")
+        raise errors.Unavailable("no signing key loaded yet (database unreachable?); retry shortly")
 
     def verification_key(self, kid: str) -> SigningKey | None:
         now = datetime.now(UTC)
