@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
 import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import trace
 
-from services.common import client, errors, metrics, tenancy
+from services.common import client, errors, metrics, tenancy, tracing
+from services.common.interceptors import ObservabilityInterceptor
 from services.common.logs import JsonFormatter
 from services.common.pagination import PageTokens
 from services.common.server import DependencyCheck, ShopServer
 from services.common.settings import ConfigError, Secrets, Settings, redact_url
+from services.common.tracing import setup_tracing
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -192,3 +196,28 @@ def test_json_log_lines_carry_tenant() -> None:
     assert line["msg"] == "hello world"
     assert line["tenant"] == "acme"
     assert line["order_id"] == "o-1"
+
+
+def test_trace_context_propagates_to_the_server() -> None:
+    setup_tracing("test", "none")
+    seen: dict[str, str] = {}
+
+    def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
+        seen["trace"] = tracing.current_trace_id()
+        return b""
+
+    srv = grpc.server(futures.ThreadPoolExecutor(2), interceptors=[ObservabilityInterceptor("t")])
+    srv.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("test.Trace", {"Go": grpc.unary_unary_rpc_method_handler(handler)}),)
+    )
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    try:
+        ch = client.channel(f"127.0.0.1:{port}")
+        with trace.get_tracer("test").start_as_current_span("caller") as span:
+            ch.unary_unary("/test.Trace/Go")(b"", timeout=5)
+            expected = format(span.get_span_context().trace_id, "032x")
+        ch.close()
+    finally:
+        srv.stop(0)
+    assert seen["trace"] == expected
