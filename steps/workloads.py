@@ -1,0 +1,1 @@
+"""Steps about Kubernetes workloads: pod security, probes and resources, network policies, autoscaling."""
