@@ -115,6 +115,38 @@ def _print_summary(run: dict[str, object], report_dir: Path) -> None:
     console.print(f"reports: {report_dir / 'conformance-report.md'} (matrix), junit and cucumber JSON beside it")
 
 
+@conformance_app.command("mutate")
+def conformance_mutate(
+    one_at_a_time: Annotated[
+        bool, typer.Option("--one-at-a-time", help="plan every mutant alone (slower; no batching)")
+    ] = False,
+    only: Annotated[list[str] | None, typer.Option(help="only these mutation ids (repeatable)")] = None,
+) -> None:
+    """Break copies of the real Terraform on purpose and show that each break turns its requirement red."""
+    from conformance.mutations import load_catalog, run_mutations
+    from conformance.outcomes import CheckError
+
+    try:
+        mutations = [m for m in load_catalog() if not only or m.id in only]
+        report = run_mutations(
+            mutations, PROJECT_ROOT / ".work", batch=not one_at_a_time, progress=lambda m: console.print(f"[dim]{m}[/]")
+        )
+    except CheckError as exc:
+        _fail(str(exc))
+        return
+    table = Table(title="Mutations of the real Terraform")
+    for column in ("mutation", "requirement", "killed", "detail"):
+        table.add_column(column)
+    for result in report.results:
+        killed = "[green]yes[/]" if result.killed else "[bold red]NO[/]"
+        table.add_row(result.mutation.id, result.mutation.requirement, killed, result.detail)
+    console.print(table)
+    console.print(
+        f"kill rate: {report.kill_rate:.0%} ({len(report.results) - len(report.survivors())}/{len(report.results)})"
+    )
+    raise typer.Exit(0 if not report.survivors() else 1)
+
+
 @reference_app.command("show")
 def reference_show(
     path: Annotated[Path | None, typer.Option(help="architecture file")] = None,
