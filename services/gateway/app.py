@@ -1,0 +1,121 @@
+"""The gateway application: routes, error handlers, health/readiness/metrics, per-request budget and tracing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import prometheus_client
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway import budget, metrics, problems
+from services.gateway.routes import auth, cart, orders, products
+from services.gateway.runtime import Gateway
+from services.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+SERVICE = "gateway"
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (cheaper than BaseHTTPMiddleware on the hot cached path): budget, server span, metrics."""
+
+    def __init__(self, app: ASGIApp, budget_s: float) -> None:
+        self.app = app
+        self.budget_s = budget_s
+        self.tracer = trace.get_tracer("services.gateway")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                   if k in (b"traceparent", b"tracestate")}
+        ctx_token = otel_context.attach(propagate.extract(carrier))
+        budget_token = budget.start(self.budget_s)
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            with self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER) as span:
+                await self.app(scope, receive, send_wrapper)
+                span.set_attribute("http.status_code", status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            metrics.HTTP_REQUESTS.labels(SERVICE, path, scope["method"], str(status)).inc()
+            metrics.HTTP_DURATION.labels(SERVICE, path, scope["method"]).observe(time.perf_counter() - start)
+            budget.reset(budget_token)
+            otel_context.detach(ctx_token)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gw = Gateway.create(settings)
+        app.state.gateway = gw
+        known = set(settings.tenant_hosts.values()) | ({settings.default_tenant} if settings.default_tenant else set())
+        for tenant in known:
+            gw.seen_tenant(tenant)
+        log.info("gateway started", extra={"settings": repr(settings)})
+        try:
+            yield
+        finally:
+            gw.draining = True
+            await gw.close()
+
+    app = FastAPI(
+        title="eks-shop gateway",
+        version="1.0.0",
+        description="Backend-for-frontend of the eks-shop storefronts. Errors are RFC 9457 problem details.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, budget_s=settings.request_timeout_s)
+    app.add_exception_handler(RequestValidationError, problems.validation_handler)
+    app.add_exception_handler(problems.ApiProblem, problems.problem_handler)
+    app.add_exception_handler(StarletteHTTPException, problems.http_exception_handler)
+    app.add_exception_handler(Exception, problems.unexpected_handler)
+    for module in (products, cart, orders, auth):
+        app.include_router(module.router)
+    app.include_router(auth.me_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        # Liveness: the event loop answers. Dependencies are readiness's business, never a reason to restart.
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        gw: Gateway = request.app.state.gateway
+        deps = await gw.dependencies()
+        # Ready while the gateway can serve something useful: catalog reachable, or Redis there to serve cached
+        # pages. Failing readiness for a shared dependency would pull EVERY replica and turn a partial outage
+        # (e.g. orders down, browsing fine) into a total one.
+        ready = not gw.draining and (deps["catalog"] or deps["redis"])
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "dependencies": deps}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,183 @@
+"""Cache-aside for catalog reads in Redis: TTL jitter, single-flight, generation invalidation, stale fallback.
+
+Keys (all under the tenant's prefix, so cached pages never cross tenants):
+  ``t:<tenant>:cache:gen``            the tenant's cache generation; a catalog change event increments it;
+  ``t:<tenant>:cache:<kind>:<hash>``  a fresh entry ``{"g": <generation it was read under>, "b": <body>}``;
+  ``t:<tenant>:stale:<kind>:<hash>``  a long-lived copy, used only when catalog fails;
+  ``t:<tenant>:lock:<kind>:<hash>``   the single-flight lock (SET NX PX).
+An entry is fresh only if its generation equals the current one. The generation is read BEFORE fetching from
+catalog, so a fill that races with an invalidation is written under the old generation and is never served.
+One pipeline reads the generation and the entry (one round trip; no cross-slot command, so cluster mode works).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.gateway import metrics
+from services.gateway.backends import DependencyFailure
+from services.gateway.store import RedisDown, Store
+
+log = logging.getLogger(__name__)
+Fetch = Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class CacheResult:
+    body: bytes
+    outcome: str  # HIT, MISS, STALE, BYPASS
+
+
+def key_hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+class CatalogCache:
+    def __init__(self, store: Store, *, ttl_s: float, stale_ttl_s: float, lock_ttl_s: float = 3.0,
+                 wait_s: float = 1.0, jitter: float = 0.2) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.stale_ttl_s = stale_ttl_s
+        self.lock_ttl_s = lock_ttl_s
+        self.wait_s = wait_s
+        self.jitter = jitter
+        # In-process single flight: concurrent misses for one key in this replica share one fetch.
+        self._inflight: dict[str, asyncio.Future[CacheResult]] = {}
+        self.fetches = 0  # catalog fetches made through the cache (observability and tests)
+
+    def _ttl(self) -> int:
+        # Jitter spreads expiries so entries filled together (after a deploy or a RESYNC) do not expire together.
+        return max(1, int(self.ttl_s * 1000 * random.uniform(1 - self.jitter, 1 + self.jitter)))
+
+    async def get(self, tenant: str, kind: str, digest: str, fetch: Fetch) -> CacheResult:
+        key = f"t:{tenant}:{kind}:{digest}"
+        running = self._inflight.get(key)
+        if running is not None:
+            metrics.CACHE.labels("coalesced").inc()
+            return await asyncio.shield(running)
+        future: asyncio.Future[CacheResult] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._get(tenant, kind, digest, fetch)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters get it, nobody else must log "never retrieved"
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    async def _get(self, tenant: str, kind: str, digest: str, fetch: Fetch) -> CacheResult:
+        gen_key = f"t:{tenant}:cache:gen"
+        fresh_key = f"t:{tenant}:cache:{kind}:{digest}"
+        try:
+            generation, entry = await self._read(gen_key, fresh_key)
+        except RedisDown:
+            metrics.CACHE.labels("bypass").inc()
+            return CacheResult(await self._fetch(fetch), "BYPASS")
+        if entry is not None:
+            metrics.CACHE.labels("hit").inc()
+            return CacheResult(entry, "HIT")
+        lock_key = f"t:{tenant}:lock:{kind}:{digest}"
+        token = uuid.uuid4().hex
+        try:
+            got_lock = await self.store.run(
+                lambda r: r.set(lock_key, token, nx=True, px=int(self.lock_ttl_s * 1000))
+            )
+        except RedisDown:
+            got_lock = True  # cannot coordinate: fetch ourselves
+        if not got_lock:
+            # Another replica is fetching this key: wait briefly for its fill instead of hitting catalog too.
+            waited = 0.0
+            while waited < self.wait_s:
+                await asyncio.sleep(0.02)
+                waited += 0.02
+                try:
+                    _, entry = await self._read(gen_key, fresh_key, generation)
+                except RedisDown:
+                    break
+                if entry is not None:
+                    metrics.CACHE.labels("coalesced").inc()
+                    return CacheResult(entry, "HIT")
+        stale_key = f"t:{tenant}:stale:{kind}:{digest}"
+        try:
+            body = await self._fetch(fetch)
+        except DependencyFailure:
+            stale = await self._stale(stale_key)
+            if stale is None:
+                raise
+            metrics.CACHE.labels("stale").inc()
+            return CacheResult(stale, "STALE")
+        finally:
+            if got_lock:
+                await self._unlock(lock_key, token)
+        metrics.CACHE.labels("miss").inc()
+        await self._fill(fresh_key, stale_key, generation, body)
+        return CacheResult(body, "MISS")
+
+    async def _fetch(self, fetch: Fetch) -> bytes:
+        self.fetches += 1
+        return await fetch()
+
+    async def _read(self, gen_key: str, fresh_key: str, generation: int | None = None) -> tuple[int, bytes | None]:
+        async def op(r: Redis) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            pipe.get(gen_key)
+            pipe.get(fresh_key)
+            return list(await pipe.execute())
+
+        raw_gen, raw_entry = await self.store.run(op)
+        current = int(raw_gen or 0)
+        if generation is not None and generation != current:
+            return current, None
+        if raw_entry is None:
+            return current, None
+        try:
+            entry = json.loads(raw_entry)
+            if int(entry["g"]) != current:
+                return current, None
+            return current, str(entry["b"]).encode()
+        except (ValueError, KeyError, TypeError):
+            return current, None
+
+    async def _fill(self, fresh_key: str, stale_key: str, generation: int, body: bytes) -> None:
+        entry = json.dumps({"g": generation, "b": body.decode()})
+
+        async def op(r: Redis) -> None:
+            pipe = r.pipeline(transaction=False)
+            pipe.set(fresh_key, entry, px=self._ttl())
+            pipe.set(stale_key, body, px=int(self.stale_ttl_s * 1000))
+            await pipe.execute()
+
+        with contextlib.suppress(RedisDown):
+            await self.store.run(op)
+
+    async def _stale(self, stale_key: str) -> bytes | None:
+        try:
+            raw = await self.store.run(lambda r: r.get(stale_key))
+        except RedisDown:
+            return None
+        return raw.encode() if isinstance(raw, str) else raw
+
+    async def _unlock(self, lock_key: str, token: str) -> None:
+        # Delete only our own lock (it may have expired and been taken by another replica meanwhile).
+        script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+        with contextlib.suppress(RedisDown):
+            await self.store.run(lambda r: r.eval(script, 1, lock_key, token))
+
+    async def invalidate_tenant(self, tenant: str) -> None:
+        """Every cached catalog read of ``tenant`` becomes a miss (stale copies stay for outages)."""
+        await self.store.run(lambda r: r.incr(f"t:{tenant}:cache:gen"))

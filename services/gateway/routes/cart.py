@@ -1,0 +1,281 @@
+"""The cart in Redis (``t:<tenant>:cart:<owner>``, a hash product id -> quantity) and checkout.
+
+The owner is the signed-in user (``u:<sub>``) or, for guests, the ``X-Session-Id`` the client generated
+(``s:<id>``); signing in merges the guest cart into the user's. Checkout requires a user and an
+``Idempotency-Key``: the key is recorded with a fingerprint of the cart, so a repeated submit returns the same
+order and the same key with a different cart is refused with 409 (orders enforces the same rule server-side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import JSONResponse, Response
+from redis.asyncio import Redis
+
+from services.gateway import models
+from services.gateway.backends import Backend, DependencyFailure
+from services.gateway.deps import Gw, OptionalPrincipal, RequiredPrincipal, Tenant, rate_limited
+from services.gateway.problems import ApiProblem, invalid, unavailable
+from services.gateway.routes.products import cached_product
+from services.gateway.runtime import Gateway
+from services.gateway.store import RedisDown
+from services.gateway.tokens import Principal
+from services.protos.gen.shop.common.v1 import common_pb2
+from services.protos.gen.shop.orders.v1 import orders_pb2
+
+router = APIRouter(prefix="/v1", tags=["cart"], dependencies=[Depends(rate_limited)])
+MAX_LINES = 50
+IDEMPOTENCY_TTL_S = 24 * 3600
+SessionId = Annotated[
+    str | None,
+    Header(alias="X-Session-Id", pattern=models.SESSION_ID_PATTERN, description="guest cart id chosen by the client"),
+]
+ProductId = Annotated[uuid.UUID, Path()]
+
+
+def cart_key(tenant: str, principal: Principal | None, session: str | None) -> str:
+    if principal is not None:
+        return f"t:{tenant}:cart:u:{principal.user_id}"
+    if session:
+        return f"t:{tenant}:cart:s:{session}"
+    raise invalid("header.X-Session-Id", "is required without an access token")
+
+
+def _cart_down() -> ApiProblem:
+    return unavailable("redis", "the cart is temporarily unavailable; please retry shortly")
+
+
+async def read_cart(gw: Gateway, key: str) -> dict[str, int]:
+    try:
+        raw = await gw.store.run(lambda r: r.hgetall(key))
+    except RedisDown:
+        raise _cart_down() from None
+    return {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in raw.items()}
+
+
+async def cart_view(gw: Gateway, tenant: str, items: dict[str, int]) -> dict[str, Any]:
+    async def line(pid: str, qty: int) -> dict[str, Any]:
+        try:
+            product = json.loads((await cached_product(gw, tenant, pid)).body)
+        except (DependencyFailure, ApiProblem):
+            product = None  # unknown now, or catalog down without a stale copy: still show the line
+        total = None
+        if product is not None:
+            total = {"amount_minor": product["price"]["amount_minor"] * qty, "currency": product["price"]["currency"]}
+        return {"product_id": pid, "quantity": qty, "product": product, "line_total": total}
+
+    lines = await asyncio.gather(*(line(pid, qty) for pid, qty in sorted(items.items())))
+    totals = [ln["line_total"] for ln in lines]
+    total = None
+    if lines and all(totals) and len({t["currency"] for t in totals}) == 1:
+        total = {"amount_minor": sum(t["amount_minor"] for t in totals), "currency": totals[0]["currency"]}
+    return {"items": lines, "total": total, "item_count": sum(items.values())}
+
+
+@router.get("/cart", response_model=models.Cart)
+async def get_cart(gw: Gw, tenant: Tenant, principal: OptionalPrincipal, session: SessionId = None) -> dict[str, Any]:
+    return await cart_view(gw, tenant, await read_cart(gw, cart_key(tenant, principal, session)))
+
+
+async def _touch(gw: Gateway, key: str, op: Any) -> None:
+    ttl = int(gw.settings.cart_ttl_s)
+
+    async def run(r: Redis) -> None:
+        pipe = r.pipeline(transaction=True)
+        op(pipe)
+        pipe.expire(key, ttl)
+        await pipe.execute()
+
+    try:
+        await gw.store.run(run)
+    except RedisDown:
+        raise _cart_down() from None
+
+
+@router.post("/cart/items", response_model=models.Cart, status_code=200)
+async def add_item(
+    gw: Gw, tenant: Tenant, principal: OptionalPrincipal, body: models.CartItemIn, session: SessionId = None
+) -> dict[str, Any]:
+    key = cart_key(tenant, principal, session)
+    try:
+        pid = str(uuid.UUID(body.product_id))
+    except ValueError:
+        raise invalid("body.product_id", "must be a UUID") from None
+    await cached_product(gw, tenant, pid)  # 404 for a product this storefront does not sell
+    items = await read_cart(gw, key)
+    if pid not in items and len(items) >= MAX_LINES:
+        raise invalid("body.product_id", f"a cart holds at most {MAX_LINES} different products")
+    if items.get(pid, 0) + body.quantity > 99:
+        raise invalid("body.quantity", "at most 99 units of one product per order")
+    await _touch(gw, key, lambda p: p.hincrby(key, pid, body.quantity))
+    items[pid] = items.get(pid, 0) + body.quantity
+    return await cart_view(gw, tenant, items)
+
+
+@router.put("/cart/items/{product_id}", response_model=models.Cart)
+async def set_quantity(
+    gw: Gw, tenant: Tenant, principal: OptionalPrincipal, product_id: ProductId, body: models.CartQuantity,
+    session: SessionId = None,
+) -> dict[str, Any]:
+    key = cart_key(tenant, principal, session)
+    items = await read_cart(gw, key)
+    pid = str(product_id)
+    if pid not in items:
+        raise ApiProblem(404, "not-found", "Not found", "this product is not in the cart")
+    await _touch(gw, key, lambda p: p.hset(key, pid, body.quantity))
+    items[pid] = body.quantity
+    return await cart_view(gw, tenant, items)
+
+
+@router.delete("/cart/items/{product_id}", response_model=models.Cart)
+async def remove_item(
+    gw: Gw, tenant: Tenant, principal: OptionalPrincipal, product_id: ProductId, session: SessionId = None
+) -> dict[str, Any]:
+    key = cart_key(tenant, principal, session)
+    pid = str(product_id)
+    await _touch(gw, key, lambda p: p.hdel(key, pid))
+    items = await read_cart(gw, key)
+    return await cart_view(gw, tenant, items)
+
+
+@router.delete("/cart", status_code=204)
+async def clear_cart(gw: Gw, tenant: Tenant, principal: OptionalPrincipal, session: SessionId = None) -> Response:
+    key = cart_key(tenant, principal, session)
+    try:
+        await gw.store.run(lambda r: r.delete(key))
+    except RedisDown:
+        raise _cart_down() from None
+    return Response(status_code=204)
+
+
+async def merge_guest_cart(gw: Gateway, tenant: str, user_id: str, session: str | None) -> None:
+    """After sign-in: the guest's lines are added to the user's cart (best effort)."""
+    if not session:
+        return
+    src, dst = f"t:{tenant}:cart:s:{session}", f"t:{tenant}:cart:u:{user_id}"
+    try:
+        guest = await gw.store.run(lambda r: r.hgetall(src))
+        if not guest:
+            return
+
+        async def run(r: Redis) -> None:
+            pipe = r.pipeline(transaction=True)
+            for pid, qty in guest.items():
+                pipe.hincrby(dst, pid, int(qty))
+            pipe.expire(dst, int(gw.settings.cart_ttl_s))
+            pipe.delete(src)
+            await pipe.execute()
+
+        await gw.store.run(run)
+    except RedisDown:
+        return
+
+
+# -- checkout --------------------------------------------------------------------------------------------------
+
+
+def _fingerprint(items: dict[str, int], address: models.Address) -> str:
+    canonical = json.dumps([sorted(items.items()), address.model_dump()], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+CHECKOUT_DOWN = (
+    "checkout is temporarily unavailable because the {dep} service cannot be reached; your cart is kept and "
+    "retrying with the same Idempotency-Key is safe"
+)
+
+
+@router.post(
+    "/checkout",
+    response_model=models.Order,
+    status_code=201,
+    tags=["orders"],
+    responses={
+        200: {"description": "the order already placed with this Idempotency-Key"},
+        409: {"description": "Idempotency-Key reused for another cart, or not enough stock"},
+        503: {"description": "a dependency is down; nothing was charged twice, retry with the same key"},
+    },
+)
+async def checkout(
+    request: Request,
+    gw: Gw,
+    tenant: Tenant,
+    principal: RequiredPrincipal,
+    body: models.CheckoutIn,
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", pattern=models.IDEMPOTENCY_KEY_PATTERN,
+               description="8..128 characters [A-Za-z0-9_.:-], new for every intended order"),
+    ],
+) -> JSONResponse:
+    key = f"t:{tenant}:cart:u:{principal.user_id}"
+    items = await read_cart(gw, key)
+    idem_key = f"t:{tenant}:idem:{principal.user_id}:{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}"
+    try:
+        record_raw = await gw.store.run(lambda r: r.get(idem_key))
+    except RedisDown:
+        raise _cart_down() from None
+    md = Backend.metadata(tenant, [("x-user-id", principal.user_id), ("x-user-role", principal.role)])
+    fingerprint = _fingerprint(items, body.shipping_address)
+    if record_raw is not None:
+        record = json.loads(record_raw)
+        if items and record.get("fp") != fingerprint:
+            raise ApiProblem(409, "idempotency-conflict", "Conflict",
+                             "this Idempotency-Key was already used for a different cart or address")
+        order = await gw.orders.read(
+            "GetOrder", orders_pb2.GetOrderRequest(order_id=record["order_id"], user_id=principal.user_id), md
+        )
+        return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
+    if not items:
+        raise invalid("cart", "is empty")
+    # Server-side prices: only ids and quantities go to orders; the currency comes from catalog's prices.
+    view = await cart_view(gw, tenant, items)
+    products = [ln["product"] for ln in view["items"]]
+    if any(p is None for p in products):
+        if gw.catalog.breaker.state.value != "closed":
+            raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog"))
+        raise ApiProblem(409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first")
+    currencies = {p["price"]["currency"] for p in products}
+    if len(currencies) != 1:
+        raise invalid("cart", "holds products priced in different currencies")
+    a = body.shipping_address
+    place = orders_pb2.PlaceOrderRequest(
+        idempotency_key=idempotency_key,
+        user_id=principal.user_id,
+        items=[orders_pb2.OrderItemRequest(product_id=pid, quantity=qty) for pid, qty in sorted(items.items())],
+        currency=currencies.pop(),
+        shipping_address=common_pb2.Address(
+            name=a.name, line1=a.line1, line2=a.line2, city=a.city, region=a.region,
+            postal_code=a.postal_code, country=a.country,
+        ),
+    )
+    try:
+        order = await gw.orders.write("PlaceOrder", place, md)
+    except DependencyFailure as exc:
+        # orders answers UNAVAILABLE for its own outage and for catalog's: name the one that is really down.
+        dep = "orders" if exc.extra.get("grpc_code") == "CIRCUIT_OPEN" or await gw.catalog.healthy(0.3) else "catalog"
+        raise ApiProblem(exc.status, exc.kind, "Checkout temporarily unavailable", CHECKOUT_DOWN.format(dep=dep),
+                         headers={"Retry-After": "5"}, extra={"dependency": dep}) from None
+    except ApiProblem as exc:
+        if exc.status == 409 and "stock" in exc.detail.lower():
+            exc.kind, exc.title = "out-of-stock", "Not enough stock"
+        raise
+    record = json.dumps({"order_id": order.id, "fp": fingerprint})
+
+    async def finish(r: Redis) -> None:
+        pipe = r.pipeline(transaction=True)
+        pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
+        pipe.delete(key)
+        await pipe.execute()
+
+    # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
+    with contextlib.suppress(RedisDown):
+        await gw.store.run(finish)
+    return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
