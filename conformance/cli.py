@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +23,8 @@ conformance_app = typer.Typer(help="Check a deployment against every documented 
 reference_app = typer.Typer(help="The intended architecture (reference/architecture.yaml).", no_args_is_help=True)
 app.add_typer(conformance_app, name="conformance")
 app.add_typer(reference_app, name="reference")
+tenant_app = typer.Typer(help="Tenants (storefronts) of the local platform.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
 
 console = Console()
 _STYLE = {
@@ -165,22 +166,94 @@ def reference_show(
         for permission in svc.aws_permissions:
             node.add(f"IAM {permission.action} on {permission.resource}")
     stores = tree.add("data stores")
-    for name, store in arch.data_stores.model_dump().items():
-        stores.add(f"[bold]{name}[/] " + ", ".join(f"{k}={v}" for k, v in store.items()))
+    for store_name, store in arch.data_stores.model_dump().items():
+        stores.add(f"[bold]{store_name}[/] " + ", ".join(f"{k}={v}" for k, v in store.items()))
     network = tree.add(f"network {arch.network.vpc_cidr}")
     for tier, cidrs in arch.network.tiers.items():
         network.add(f"{tier}: {', '.join(cidrs)} (internet: {arch.network.internet_route[tier]})")
     eks = tree.add(f"EKS >= {arch.eks.min_version}")
-    for name, group in arch.eks.node_groups.items():
-        eks.add(f"{name}: {'/'.join(group.instance_types)} {group.capacity_type} {group.min}-{group.max}")
+    for group_name, group in arch.eks.node_groups.items():
+        eks.add(f"{group_name}: {'/'.join(group.instance_types)} {group.capacity_type} {group.min}-{group.max}")
     envs = tree.add("environments")
-    for name, environment in arch.environments.items():
+    for env_name, environment in arch.environments.items():
         envs.add(
-            f"{name}: {environment.nat_gateways} NAT, budget ${environment.monthly_budget_usd:,.0f}/month "
+            f"{env_name}: {environment.nat_gateways} NAT, budget ${environment.monthly_budget_usd:,.0f}/month "
             f"(+{environment.budget_margin_percent:.0f}%)"
         )
     tree.add(f"tenancy: {arch.tenancy.model}, resolved by {arch.tenancy.edge_resolution}")
     console.print(tree)
+
+
+# ------------------------------------------------------------------------------------------- the local platform
+# The runner lives with the services (services/runner); these commands are its front door.
+
+
+def _runner(command: str, extra: list[str]) -> None:
+    from services.runner.__main__ import main as runner_main
+
+    raise typer.Exit(runner_main([command, "--root", str(PROJECT_ROOT / ".work" / "platform"), *extra]))
+
+
+@app.command("up")
+def platform_up(
+    port: Annotated[list[str] | None, typer.Option(help="NAME=PORT (0 picks a free port); repeatable")] = None,
+    no_seed: Annotated[bool, typer.Option("--no-seed", help="skip the demo catalogue")] = False,
+) -> None:
+    """Start the platform on this machine: PostgreSQL, Redis, the MongoDB-wire store, the AWS emulator, services."""
+    extra = [f"--port={p}" for p in port or []] + (["--no-seed"] if no_seed else [])
+    _runner("up", extra)
+
+
+@app.command("status")
+def platform_status() -> None:
+    """What `shopctl up` started, checked live."""
+    _runner("status", [])
+
+
+@app.command("down")
+def platform_down() -> None:
+    """Stop exactly what `shopctl up` started and check nothing is left behind."""
+    _runner("down", [])
+
+
+@tenant_app.command("create")
+def tenant_create(
+    tenant_id: Annotated[str, typer.Argument(help="lower-case id, e.g. acme")],
+    admin_email: Annotated[str, typer.Option(help="the tenant admin's e-mail")],
+    display_name: Annotated[str | None, typer.Option(help="shown on the storefront")] = None,
+    password_file: Annotated[
+        Path | None, typer.Option(help="file holding the admin password (default: prompt)")
+    ] = None,
+    demo_catalogue: Annotated[bool, typer.Option(help="seed the demo catalogue")] = True,
+) -> None:
+    """Onboard a tenant on the running local platform: its admin user and, optionally, a demo catalogue."""
+    from services.runner.config import RunnerConfig
+    from services.runner.platform import RunnerError
+    from services.runner.tenants import create_tenant
+
+    if password_file is not None:
+        try:
+            password = password_file.read_text().strip()
+        except OSError as exc:
+            _fail(f"--password-file {password_file}: {exc.strerror}")
+            return
+    else:
+        password = typer.prompt("admin password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = create_tenant(
+            RunnerConfig(root=PROJECT_ROOT / ".work" / "platform"),
+            tenant_id,
+            display_name or tenant_id,
+            admin_email,
+            password,
+            demo_catalogue,
+        )
+    except RunnerError as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"tenant [bold]{created.tenant_id}[/] created; admin user {created.admin_user_id}; {created.catalogue}"
+    )
 
 
 def main() -> None:
@@ -188,4 +261,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
