@@ -110,7 +110,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = set(config.getoption("requirement"))
     if not wanted:
         return
-    selected, deselected = [], []
+    selected: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
     for item in items:
         ids = {m.args[0] for m in item.iter_markers("requirement")}
         (selected if ids & wanted else deselected).append(item)
