@@ -86,7 +86,7 @@ module "iam" {
   orders_bucket_arn         = module.storage.bucket_arn
   route53_zone_arn          = module.edge.zone_arn
   fluent_bit_log_group_arns = [for k in ["application", "dataplane", "host"] : module.observability.log_group_arns[k]]
-  ebs_kms_key_arn           = module.kms.key_arns["eks"]
+  ebs_kms_key_alias         = module.kms.alias_names["eks"]
 }
 
 module "secrets" {

@@ -18,7 +18,8 @@ locals {
     documentdb = "${local.secret_arn_prefix}/orders/documentdb-??????"
     jwt_keys   = "${local.secret_arn_prefix}/users/jwt-keys-??????"
   }
-  dbuser_arn = "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${var.rds_resource_id}"
+  kms_keys_arn = "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"
+  dbuser_arn   = "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${var.rds_resource_id}"
 
   # Exactly the aws_permissions of reference/architecture.yaml, each scoped to the service's own resources.
   service_statements = {
@@ -149,10 +150,13 @@ locals {
       managed_policies = ["arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
       # The managed policy does not cover customer-managed keys: grant use of the eks CMK for volumes only.
       statements = [
-        { sid = "KmsGrantsForVolumes", actions = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], resources = [var.ebs_kms_key_arn], conditions = [
+        { sid = "KmsGrantsForVolumes", actions = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], resources = [local.kms_keys_arn], conditions = [
           { test = "Bool", variable = "kms:GrantIsForAWSResource", values = ["true"] },
+          { test = "ForAnyValue:StringEquals", variable = "kms:ResourceAliases", values = [var.ebs_kms_key_alias] },
         ] },
-        { sid = "KmsUseForVolumes", actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], resources = [var.ebs_kms_key_arn], conditions = [] },
+        { sid = "KmsUseForVolumes", actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], resources = [local.kms_keys_arn], conditions = [
+          { test = "ForAnyValue:StringEquals", variable = "kms:ResourceAliases", values = [var.ebs_kms_key_alias] },
+        ] },
       ]
     }
 

@@ -82,9 +82,14 @@ variable "fluent_bit_log_group_arns" {
   default     = []
 }
 
-variable "ebs_kms_key_arn" {
-  description = "CMK the EBS CSI driver may use for encrypted persistent volumes."
+variable "ebs_kms_key_alias" {
+  description = "Alias (alias/eks-shop-<env>-eks) of the CMK the EBS CSI driver may use for encrypted volumes. Scoping by alias (kms:ResourceAliases) keeps the policy known at plan time."
   type        = string
+
+  validation {
+    condition     = startswith(var.ebs_kms_key_alias, "alias/")
+    error_message = "ebs_kms_key_alias must start with alias/."
+  }
 }
 
 variable "tags" {

@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 # The orders service's object store (invoices/exports under orders/), seed: "Order Service: DocumentDB and S3".
 resource "aws_s3_bucket" "orders" {
   bucket        = var.bucket_name

@@ -4,6 +4,6 @@ output "bucket_name" {
 }
 
 output "bucket_arn" {
-  description = "Orders bucket ARN."
-  value       = aws_s3_bucket.orders.arn
+  description = "Orders bucket ARN, built from the name so that it (and the orders IAM policy) is known at plan time."
+  value       = "arn:${data.aws_partition.current.partition}:s3:::${aws_s3_bucket.orders.bucket}"
 }
