@@ -128,8 +128,14 @@ def namespace_pss(manifests: Facts, architecture: Architecture, namespace: str, 
             version = labels.get(f"{key}-version", "latest")
             match = re.fullmatch(r"v(\d+)\.(\d+)", version)
             if version != "latest" and (match is None or (int(match[1]), int(match[2])) < minimum):
-                violations.append(Violation(ns.address, f"metadata.labels[{key}-version]",
-                                            f"latest or >= v{architecture.eks.min_version}", version))
+                violations.append(
+                    Violation(
+                        ns.address,
+                        f"metadata.labels[{key}-version]",
+                        f"latest or >= v{architecture.eks.min_version}",
+                        version,
+                    )
+                )
     fail_if(violations, f"namespace {namespace} does not apply the {level} Pod Security Standard")
 
 
@@ -242,8 +248,9 @@ def probes_protocol(deployments: dict[str, Resource], architecture: Architecture
             if isinstance(spec, Mapping) and not _probe_speaks(spec, service.protocol, service.port, named):
                 kind = "grpc" if service.protocol == "grpc" else "httpGet"
                 found = {k: v for k, v in spec.items() if k in ("grpc", "httpGet", "tcpSocket", "exec")}
-                violations.append(Violation(deployment.address, f"{container.path}.{probe}",
-                                            f"{kind} on port {service.port}", found))
+                violations.append(
+                    Violation(deployment.address, f"{container.path}.{probe}", f"{kind} on port {service.port}", found)
+                )
     fail_if(violations, "probes that do not speak the service's protocol")
 
 
@@ -260,8 +267,9 @@ def requests_and_limits(deployments: dict[str, Resource]) -> None:
             for kind in ("requests", "limits"):
                 values = c.get(f"resources.{kind}", {})
                 if not (values.get("cpu") and values.get("memory")):
-                    violations.append(Violation(d.address, f"{c.path}.resources.{kind}", "cpu and memory",
-                                                dict(values) or None))
+                    violations.append(
+                        Violation(d.address, f"{c.path}.resources.{kind}", "cpu and memory", dict(values) or None)
+                    )
     fail_if(violations, "containers without requests and limits")
 
 
@@ -279,8 +287,9 @@ def at_least_replicas(manifests: Facts, deployments: dict[str, Resource], count:
     for d in deployments.values():
         for hpa in hpas_for(manifests, d):
             if int(hpa.get("spec.minReplicas", 1)) < count:
-                violations.append(Violation(hpa.address, "spec.minReplicas", f">= {count}", hpa.get("spec.minReplicas",
-                                                                                                       "unset (1)")))
+                violations.append(
+                    Violation(hpa.address, "spec.minReplicas", f">= {count}", hpa.get("spec.minReplicas", "unset (1)"))
+                )
         replicas = d.get("spec.replicas", 1)
         if replicas < count:
             violations.append(Violation(d.address, "spec.replicas", f">= {count}", replicas))
@@ -294,14 +303,21 @@ def pdb_below_minimum(manifests: Facts, deployments: dict[str, Resource]) -> Non
         pdbs = pdbs_for(manifests, d)
         if len(pdbs) != 1:
             # The eviction API refuses pods covered by more than one budget.
-            violations.append(Violation(d.address, "PodDisruptionBudgets selecting its pods", 1,
-                                        [p.address for p in pdbs]))
+            violations.append(
+                Violation(d.address, "PodDisruptionBudgets selecting its pods", 1, [p.address for p in pdbs])
+            )
             continue
         minimum = _min_replicas(manifests, d)
         allowed = allowed_disruptions(pdbs[0], minimum)
         if allowed is None or not 1 <= allowed < minimum:
-            violations.append(Violation(pdbs[0].address, f"allowed disruptions at {minimum} replicas",
-                                        f"between 1 and {minimum - 1}", allowed))
+            violations.append(
+                Violation(
+                    pdbs[0].address,
+                    f"allowed disruptions at {minimum} replicas",
+                    f"between 1 and {minimum - 1}",
+                    allowed,
+                )
+            )
     fail_if(violations, "disruption budgets that block drains or allow an outage")
 
 
@@ -313,14 +329,21 @@ def topology_spread(deployments: dict[str, Resource], keys: str) -> None:
         constraints = pod_spec(d).get("topologySpreadConstraints") or []
         for key in _csv(keys):
             good = [
-                c for c in constraints
-                if c.get("topologyKey") == key and selector_matches(c.get("labelSelector"), labels)
+                c
+                for c in constraints
+                if c.get("topologyKey") == key
+                and selector_matches(c.get("labelSelector"), labels)
                 and int(c.get("maxSkew", 0)) >= 1
             ]
             if not good:
-                violations.append(Violation(d.address, "spec.template.spec.topologySpreadConstraints",
-                                            f"a constraint on {key} selecting the service's pods",
-                                            [c.get("topologyKey") for c in constraints] or None))
+                violations.append(
+                    Violation(
+                        d.address,
+                        "spec.template.spec.topologySpreadConstraints",
+                        f"a constraint on {key} selecting the service's pods",
+                        [c.get("topologyKey") for c in constraints] or None,
+                    )
+                )
     fail_if(violations, "services whose pods may pile up in one zone or on one node")
 
 
@@ -347,8 +370,14 @@ def graceful_shutdown(deployments: dict[str, Resource]) -> None:
             if wait is None:
                 violations.append(Violation(d.address, f"{c.path}.lifecycle.preStop", "a preStop hook", None))
             elif grace <= wait:
-                violations.append(Violation(d.address, "spec.template.spec.terminationGracePeriodSeconds",
-                                            f"> the {wait} s preStop wait", grace))
+                violations.append(
+                    Violation(
+                        d.address,
+                        "spec.template.spec.terminationGracePeriodSeconds",
+                        f"> the {wait} s preStop wait",
+                        grace,
+                    )
+                )
     fail_if(violations, "services cut in-flight requests on shutdown")
 
 
@@ -392,8 +421,9 @@ def own_service_account(manifests: Facts, deployments: dict[str, Resource], arch
         if used != wanted:
             violations.append(Violation(d.address, "spec.template.spec.serviceAccountName", wanted, used))
         elif not [s for s in k8s(manifests, "ServiceAccount", namespace_of(d)) if name_of(s) == wanted]:
-            violations.append(Violation(f"ServiceAccount/{namespace_of(d)}/{wanted}", "exists", "a ServiceAccount",
-                                        "none"))
+            violations.append(
+                Violation(f"ServiceAccount/{namespace_of(d)}/{wanted}", "exists", "a ServiceAccount", "none")
+            )
     violations += [
         Violation(f"ServiceAccount/*/{account}", "used by", "one service", sorted(names))
         for account, names in users.items()
@@ -411,18 +441,30 @@ def default_deny(manifests: Facts, pods: list[Resource]) -> None:
     for pod in pods:
         for direction in ("Ingress", "Egress"):
             deny = [
-                p for p in k8s(manifests, "NetworkPolicy", namespace_of(pod))
+                p
+                for p in k8s(manifests, "NetworkPolicy", namespace_of(pod))
                 if selector_matches(p.get("spec.podSelector"), pod_labels(pod))
-                and direction in policy_types(p) and not rules(p, direction)
+                and direction in policy_types(p)
+                and not rules(p, direction)
             ]
             if not deny:
-                violations.append(Violation(pod.address, f"{direction} default deny",
-                                            "a NetworkPolicy selecting the pods with no rules", None))
+                violations.append(
+                    Violation(
+                        pod.address,
+                        f"{direction} default deny",
+                        "a NetworkPolicy selecting the pods with no rules",
+                        None,
+                    )
+                )
     fail_if(violations, "pods not under a default deny")
 
 
-@then(parsers.parse('the allowed pod-to-pod connections in "{namespace}" are exactly the reference call graph, '
-                    "each on the callee's port"))
+@then(
+    parsers.parse(
+        'the allowed pod-to-pod connections in "{namespace}" are exactly the reference call graph, '
+        "each on the callee's port"
+    )
+)
 def edges_equal_call_graph(manifests: Facts, architecture: Architecture, namespace: str) -> None:
     expected = {
         (caller, callee): {("TCP", architecture.services[callee].port)}  # type: ignore[index]
@@ -439,8 +481,7 @@ def edges_equal_call_graph(manifests: Facts, architecture: Architecture, namespa
     if not workloads(manifests, namespace):
         select(manifests, "k8s/Deployment", lambda _r: False, what=f"workloads in {namespace}")
     violations = [
-        Violation(addresses[edge], "allowed connection", "none (not in the reference call graph)",
-                  _ports_text(ports))
+        Violation(addresses[edge], "allowed connection", "none (not in the reference call graph)", _ports_text(ports))
         for edge, ports in sorted(found.items())
         if edge not in expected
     ]
@@ -470,15 +511,24 @@ def no_allow_all(manifests: Facts) -> None:
             for index, rule in enumerate(rules(policy, direction)):
                 if admits_everyone(rule_peers(rule, direction)):
                     ports = rule_ports(rule)
-                    violations.append(Violation(
-                        policy.address, f"spec.{direction.lower()}[{index}]", "peers limited by selector or address",
-                        "every peer on " + ("every port" if ports is None else
-                                            ", ".join(str(p.get("port")) for p in ports))))
+                    violations.append(
+                        Violation(
+                            policy.address,
+                            f"spec.{direction.lower()}[{index}]",
+                            "peers limited by selector or address",
+                            "every peer on "
+                            + ("every port" if ports is None else ", ".join(str(p.get("port")) for p in ports)),
+                        )
+                    )
     fail_if(violations, "NetworkPolicy rules that admit everyone")
 
 
-@then(parsers.parse('every pod may resolve names with the pods labelled "{label}" in "{namespace}" '
-                    "on port {port:d} over UDP and TCP"))
+@then(
+    parsers.parse(
+        'every pod may resolve names with the pods labelled "{label}" in "{namespace}" '
+        "on port {port:d} over UDP and TCP"
+    )
+)
 def dns_egress(manifests: Facts, pods: list[Resource], label: str, namespace: str, port: int) -> None:
     key, _, value = label.partition("=")
     dns = Peer(namespace, {key: value}, namespace_labels(manifests, namespace))
@@ -512,8 +562,9 @@ def data_store_egress(manifests: Facts, pods: list[Resource], architecture: Arch
             target = Peer(ip=cidr)
             for protocol, port in wanted:
                 if not direction_allows(manifests, pod, "Egress", target, protocol, port, None):
-                    violations.append(Violation(pod.address, f"egress to {cidr}", f"{port}/{protocol} ({store})",
-                                                "blocked"))
+                    violations.append(
+                        Violation(pod.address, f"egress to {cidr}", f"{port}/{protocol} ({store})", "blocked")
+                    )
     fail_if(violations, "data-store egress differs from the services' stores")
 
 
@@ -530,17 +581,31 @@ def _data_rule_violations(
             blocks = [p["ipBlock"] for p in peers or [] if isinstance(p.get("ipBlock"), Mapping)]
             cidrs = [str(b.get("cidr")) for b in blocks] if peers is not None else ["0.0.0.0/0"]
             ports = rule_ports(rule)
-            numbers = None if ports is None else {("TCP" if p.get("protocol") is None else str(p["protocol"]),
-                                                   p.get("port")) for p in ports}
+            numbers = (
+                None
+                if ports is None
+                else {("TCP" if p.get("protocol") is None else str(p["protocol"]), p.get("port")) for p in ports}
+            )
             where = f"{policy.address} spec.egress[{index}]"
             if any(overlaps_any(c, data) for c in cidrs) and (numbers is None or not numbers <= wanted):
-                violations.append(Violation(pod.address, f"{where} to the data subnets",
-                                            _ports_text(wanted) or "no access", "every port" if numbers is None else
-                                            ", ".join(f"{n}/{p}" for p, n in sorted(numbers, key=str))))
+                violations.append(
+                    Violation(
+                        pod.address,
+                        f"{where} to the data subnets",
+                        _ports_text(wanted) or "no access",
+                        "every port" if numbers is None else ", ".join(f"{n}/{p}" for p, n in sorted(numbers, key=str)),
+                    )
+                )
             reaches_store_port = numbers is None or any(n in store_ports for _p, n in numbers)
             if reaches_store_port and any(not within_any(c, data) for c in cidrs):
-                violations.append(Violation(pod.address, f"{where} destinations", "only the data subnets",
-                                            [c for c in cidrs if not within_any(c, data)]))
+                violations.append(
+                    Violation(
+                        pod.address,
+                        f"{where} destinations",
+                        "only the data subnets",
+                        [c for c in cidrs if not within_any(c, data)],
+                    )
+                )
     return violations
 
 
@@ -555,8 +620,9 @@ def reference_hpas(manifests: Facts, architecture: Architecture) -> dict[str, Re
     for name, deployment in deployments.items():
         hpas = hpas_for(manifests, deployment)
         if len(hpas) != 1:
-            violations.append(Violation(deployment.address, "HorizontalPodAutoscalers targeting it", 1,
-                                        [h.address for h in hpas]))
+            violations.append(
+                Violation(deployment.address, "HorizontalPodAutoscalers targeting it", 1, [h.address for h in hpas])
+            )
         else:
             found[name] = hpas[0]
     fail_if(violations, "services without exactly one HPA")
@@ -576,12 +642,21 @@ def hpa_bounds(hpas: dict[str, Resource], architecture: Architecture) -> None:
     violations = []
     for name, hpa in hpas.items():
         bounds = architecture.services[name].autoscaling  # type: ignore[index]
-        expected = {"apiVersion": "autoscaling/v2", "spec.minReplicas": bounds.min,
-                    "spec.maxReplicas": bounds.max, "cpu averageUtilization": bounds.cpu_target_percent}
-        found = {"apiVersion": hpa.get("apiVersion"), "spec.minReplicas": hpa.get("spec.minReplicas"),
-                 "spec.maxReplicas": hpa.get("spec.maxReplicas"), "cpu averageUtilization": _cpu_target(hpa)}
-        violations += [Violation(hpa.address, key, value, found[key]) for key, value in expected.items()
-                       if found[key] != value]
+        expected = {
+            "apiVersion": "autoscaling/v2",
+            "spec.minReplicas": bounds.min,
+            "spec.maxReplicas": bounds.max,
+            "cpu averageUtilization": bounds.cpu_target_percent,
+        }
+        found = {
+            "apiVersion": hpa.get("apiVersion"),
+            "spec.minReplicas": hpa.get("spec.minReplicas"),
+            "spec.maxReplicas": hpa.get("spec.maxReplicas"),
+            "cpu averageUtilization": _cpu_target(hpa),
+        }
+        violations += [
+            Violation(hpa.address, key, value, found[key]) for key, value in expected.items() if found[key] != value
+        ]
     fail_if(violations, "HPAs differ from the reference")
 
 
@@ -589,9 +664,12 @@ def hpa_bounds(hpas: dict[str, Resource], architecture: Architecture) -> None:
 def cpu_requests(manifests: Facts, hpas: dict[str, Resource]) -> None:
     violations = []
     for hpa in hpas.values():
-        targets = [w for w in workloads(manifests, namespace_of(hpa))
-                   if w.type == f"k8s/{hpa.get('spec.scaleTargetRef.kind')}"
-                   and name_of(w) == hpa.get("spec.scaleTargetRef.name")]
+        targets = [
+            w
+            for w in workloads(manifests, namespace_of(hpa))
+            if w.type == f"k8s/{hpa.get('spec.scaleTargetRef.kind')}"
+            and name_of(w) == hpa.get("spec.scaleTargetRef.name")
+        ]
         if not targets:
             violations.append(Violation(hpa.address, "spec.scaleTargetRef", "an existing workload", "none"))
         violations += [
@@ -612,8 +690,9 @@ def explicit_behavior(hpas: dict[str, Resource]) -> None:
             if not isinstance(rules_, Mapping) or not rules_.get("policies"):
                 violations.append(Violation(hpa.address, f"spec.behavior.{direction}.policies", "written", None))
         if hpa.get("spec.behavior.scaleDown.stabilizationWindowSeconds") is None:
-            violations.append(Violation(hpa.address, "spec.behavior.scaleDown.stabilizationWindowSeconds",
-                                        "written", None))
+            violations.append(
+                Violation(hpa.address, "spec.behavior.scaleDown.stabilizationWindowSeconds", "written", None)
+            )
     fail_if(violations, "HPAs rely on the controller's implicit behavior")
 
 
@@ -630,7 +709,10 @@ class Simulation:
 
 
 def _simulate(
-    manifests: Facts, hpas: dict[str, Resource], architecture: Architecture, phases: Callable[[int], list[Any]],
+    manifests: Facts,
+    hpas: dict[str, Resource],
+    architecture: Architecture,
+    phases: Callable[[int], list[Any]],
     drop_at: float | None,
 ) -> dict[str, Simulation]:
     runs: dict[str, Simulation] = {}
@@ -642,28 +724,50 @@ def _simulate(
         except ValueError as exc:
             errors.append(Violation(hpa.address, "spec", "an HPA the controller can run", str(exc)))
             continue
-        start = next((int(d.get("spec.replicas", spec.min_replicas)) for d in k8s(manifests, "Deployment",
-                      namespace_of(hpa)) if name_of(d) == hpa.get("spec.scaleTargetRef.name")), spec.min_replicas)
+        start = next(
+            (
+                int(d.get("spec.replicas", spec.min_replicas))
+                for d in k8s(manifests, "Deployment", namespace_of(hpa))
+                if name_of(d) == hpa.get("spec.scaleTargetRef.name")
+            ),
+            spec.min_replicas,
+        )
         steps = simulate(spec, max(start, spec.min_replicas), phases(spec.target_cpu_utilization))
         runs[name] = Simulation(name, hpa, bounds.min, bounds.max, steps, drop_at)
     fail_if(errors, "HPAs the simulator cannot run")
     return runs
 
 
-@when(parsers.parse("the CPU of every service runs at {factor:d} times its target for {minutes:d} minutes"),
-      target_fixture="runs")
-def sustained_load(manifests: Facts, hpas: dict[str, Resource], architecture: Architecture, factor: int,
-                   minutes: int) -> dict[str, Simulation]:
-    return _simulate(manifests, hpas, architecture,
-                     lambda target: [(minutes * 60, Utilization(factor * target))], None)
+@when(
+    parsers.parse("the CPU of every service runs at {factor:d} times its target for {minutes:d} minutes"),
+    target_fixture="runs",
+)
+def sustained_load(
+    manifests: Facts, hpas: dict[str, Resource], architecture: Architecture, factor: int, minutes: int
+) -> dict[str, Simulation]:
+    return _simulate(manifests, hpas, architecture, lambda target: [(minutes * 60, Utilization(factor * target))], None)
 
 
-@when(parsers.parse("the CPU of every service runs at {factor:d} times its target for {minutes:d} minutes, "
-                    "then at {percent:d}% of its requests for {after:d} minutes"), target_fixture="runs")
-def load_then_drop(manifests: Facts, hpas: dict[str, Resource], architecture: Architecture, factor: int,
-                   minutes: int, percent: int, after: int) -> dict[str, Simulation]:
+@when(
+    parsers.parse(
+        "the CPU of every service runs at {factor:d} times its target for {minutes:d} minutes, "
+        "then at {percent:d}% of its requests for {after:d} minutes"
+    ),
+    target_fixture="runs",
+)
+def load_then_drop(
+    manifests: Facts,
+    hpas: dict[str, Resource],
+    architecture: Architecture,
+    factor: int,
+    minutes: int,
+    percent: int,
+    after: int,
+) -> dict[str, Simulation]:
     return _simulate(
-        manifests, hpas, architecture,
+        manifests,
+        hpas,
+        architecture,
         lambda target: [(minutes * 60, Utilization(factor * target)), (after * 60, Utilization(percent))],
         minutes * 60.0,
     )
@@ -675,8 +779,14 @@ def scales_up_quickly(runs: dict[str, Simulation], seconds: int) -> None:
     for run in runs.values():
         first = next((s.t for s in run.steps if s.replicas > run.minimum), None)
         if first is None or first > seconds:
-            violations.append(Violation(run.hpa.address, "first scale-up above the minimum",
-                                        f"within {seconds} s", "never" if first is None else f"at {first:g} s"))
+            violations.append(
+                Violation(
+                    run.hpa.address,
+                    "first scale-up above the minimum",
+                    f"within {seconds} s",
+                    "never" if first is None else f"at {first:g} s",
+                )
+            )
     fail_if(violations, "services that do not scale up under load")
 
 
@@ -712,14 +822,16 @@ def holds_after_drop(runs: dict[str, Simulation], window: int) -> None:
         last_high = max((s for s in run.steps if s.t < (run.drop_at or 0.0)), key=lambda s: s.t, default=None)
         if last_high is None:
             continue
-        early = [
-            s for s in run.steps
-            if last_high.t < s.t < last_high.t + window and s.replicas < last_high.replicas
-        ]
+        early = [s for s in run.steps if last_high.t < s.t < last_high.t + window and s.replicas < last_high.replicas]
         if early:
-            violations.append(Violation(run.hpa.address, "replicas after the drop",
-                                        f"{last_high.replicas} until {last_high.t + window:g} s",
-                                        f"{early[0].replicas} at {early[0].t:g} s"))
+            violations.append(
+                Violation(
+                    run.hpa.address,
+                    "replicas after the drop",
+                    f"{last_high.replicas} until {last_high.t + window:g} s",
+                    f"{early[0].replicas} at {early[0].t:g} s",
+                )
+            )
     fail_if(violations, "services that scale down inside the stabilization window")
 
 
@@ -739,8 +851,12 @@ AUTODISCOVERY = re.compile(r"^--node-group-auto-discovery=asg:tag=(?P<tags>.+)$"
 
 
 def _discovery_tags(manifests: Facts) -> tuple[Resource, list[str]]:
-    autoscalers = select(manifests, "k8s/Deployment", lambda d: "cluster-autoscaler" in name_of(d),
-                         what="the cluster-autoscaler Deployment")
+    autoscalers = select(
+        manifests,
+        "k8s/Deployment",
+        lambda d: "cluster-autoscaler" in name_of(d),
+        what="the cluster-autoscaler Deployment",
+    )
     deployment = autoscalers[0]
     tags: list[str] = []
     for c in main_containers(deployment):
@@ -751,14 +867,17 @@ def _discovery_tags(manifests: Facts) -> tuple[Resource, list[str]]:
     return deployment, tags
 
 
-@then("the cluster-autoscaler discovers node groups by the tags "
-      '"k8s.io/cluster-autoscaler/enabled" and "k8s.io/cluster-autoscaler/<cluster name>" of this environment')
+@then(
+    "the cluster-autoscaler discovers node groups by the tags "
+    '"k8s.io/cluster-autoscaler/enabled" and "k8s.io/cluster-autoscaler/<cluster name>" of this environment'
+)
 def autoscaler_discovery(manifests: Facts) -> None:
     deployment, tags = _discovery_tags(manifests)
     expected = {"k8s.io/cluster-autoscaler/enabled", f"k8s.io/cluster-autoscaler/{cluster_name(manifests)}"}
     fail_if(
         [Violation(deployment.address, "--node-group-auto-discovery tags", sorted(expected), tags or None)]
-        if set(tags) != expected else [],
+        if set(tags) != expected
+        else [],
         "the cluster-autoscaler would not discover this environment's node groups",
     )
 
@@ -786,8 +905,11 @@ def service_monitors(manifests: Facts, architecture: Architecture) -> None:
     violations = []
     for name, service in architecture.services.items():
         services = [s for s in k8s(manifests, "Service", service.namespace) if service_name(s) == name]
-        monitors = [m for m in k8s(manifests, "ServiceMonitor", service.namespace) if any(
-            selector_matches(m.get("spec.selector"), labels_of(s.values)) for s in services)]
+        monitors = [
+            m
+            for m in k8s(manifests, "ServiceMonitor", service.namespace)
+            if any(selector_matches(m.get("spec.selector"), labels_of(s.values)) for s in services)
+        ]
         where = f"ServiceMonitor/{service.namespace}/{name}"
         if not services:
             violations.append(Violation(f"Service/{service.namespace}/{name}", "exists", "a Service", "none"))
@@ -798,12 +920,14 @@ def service_monitors(manifests: Facts, architecture: Architecture) -> None:
             endpoints = monitor.get("spec.endpoints") or []
             ports = [e.get("port") for e in endpoints]
             if not ports or any(p not in declared for p in ports):
-                violations.append(Violation(monitor.address, "spec.endpoints[].port", f"one of {sorted(declared)}",
-                                            ports or None))
+                violations.append(
+                    Violation(monitor.address, "spec.endpoints[].port", f"one of {sorted(declared)}", ports or None)
+                )
             namespaces = monitor.get("spec.namespaceSelector.matchNames")
             if namespaces is not None and service.namespace not in namespaces:
-                violations.append(Violation(monitor.address, "spec.namespaceSelector.matchNames", service.namespace,
-                                            namespaces))
+                violations.append(
+                    Violation(monitor.address, "spec.namespaceSelector.matchNames", service.namespace, namespaces)
+                )
     fail_if(violations, "services Prometheus does not scrape")
 
 
@@ -823,19 +947,29 @@ def _dashboard_problems(text: str) -> list[str]:
     return problems
 
 
-@then("every reference dashboard is a ConfigMap labelled grafana_dashboard=1 holding valid Grafana JSON "
-      "whose panels query Prometheus")
+@then(
+    "every reference dashboard is a ConfigMap labelled grafana_dashboard=1 holding valid Grafana JSON "
+    "whose panels query Prometheus"
+)
 def dashboards(manifests: Facts, architecture: Architecture) -> None:
     maps = [m for m in k8s(manifests, "ConfigMap") if labels_of(m.values).get("grafana_dashboard") == "1"]
     violations = []
     for board in architecture.observability.dashboards:
         holders = [(m, key) for m in maps for key in (m.get("data") or {}) if key == f"{board}.json"]
         if not holders:
-            violations.append(Violation(f"ConfigMap/*/grafana-dashboard-{board}", f"data[{board}.json]",
-                                        "a dashboard ConfigMap labelled grafana_dashboard=1", "none"))
+            violations.append(
+                Violation(
+                    f"ConfigMap/*/grafana-dashboard-{board}",
+                    f"data[{board}.json]",
+                    "a dashboard ConfigMap labelled grafana_dashboard=1",
+                    "none",
+                )
+            )
         for configmap, key in holders:
-            violations += [Violation(configmap.address, f"data[{key}]", "a Grafana dashboard querying Prometheus",
-                                     problem) for problem in _dashboard_problems(str(configmap.get("data")[key]))]
+            violations += [
+                Violation(configmap.address, f"data[{key}]", "a Grafana dashboard querying Prometheus", problem)
+                for problem in _dashboard_problems(str(configmap.get("data")[key]))
+            ]
     fail_if(violations, "dashboards missing or broken")
 
 
@@ -889,8 +1023,13 @@ def fluent_bit(manifests: Facts, architecture: Architecture) -> None:
     violations = []
     for ds in _daemonsets(manifests, "fluent-bit"):
         env = _container_env(manifests, ds)
-        outputs = [o for m in _mounted_configmaps(manifests, ds) for text in (m.get("data") or {}).values()
-                   for o in _fluent_outputs(str(text)) if o.get("name") == "cloudwatch_logs"]
+        outputs = [
+            o
+            for m in _mounted_configmaps(manifests, ds)
+            for text in (m.get("data") or {}).values()
+            for o in _fluent_outputs(str(text))
+            if o.get("name") == "cloudwatch_logs"
+        ]
         if not outputs:
             violations.append(Violation(ds.address, "[OUTPUT] cloudwatch_logs", "configured", None))
         for output in outputs:
@@ -907,13 +1046,19 @@ def fluent_bit(manifests: Facts, architecture: Architecture) -> None:
 def xray_daemon(manifests: Facts) -> None:
     violations = []
     for ds in _daemonsets(manifests, "xray"):
-        ports = {(str(p.get("protocol", "TCP")), p.get("containerPort")) for c in main_containers(ds)
-                 for p in c.spec.get("ports") or []}
+        ports = {
+            (str(p.get("protocol", "TCP")), p.get("containerPort"))
+            for c in main_containers(ds)
+            for p in c.spec.get("ports") or []
+        }
         if ("UDP", 2000) not in ports:
             violations.append(Violation(ds.address, "container ports", "2000/UDP", sorted(ports, key=str)))
-        services = [s for s in k8s(manifests, "Service", namespace_of(ds))
-                    if selector_matches({"matchLabels": s.get("spec.selector") or {}}, pod_labels(ds))
-                    and s.get("spec.selector")]
+        services = [
+            s
+            for s in k8s(manifests, "Service", namespace_of(ds))
+            if selector_matches({"matchLabels": s.get("spec.selector") or {}}, pod_labels(ds))
+            and s.get("spec.selector")
+        ]
         if not services:
             violations.append(Violation(ds.address, "Service", "a Service in front of the daemon", "none"))
     fail_if(violations, "traces cannot reach the X-Ray daemon")
@@ -922,11 +1067,18 @@ def xray_daemon(manifests: Facts) -> None:
 @then("metrics-server runs and serves the metrics.k8s.io API the HPAs read")
 def metrics_server(manifests: Facts) -> None:
     select(manifests, "k8s/Deployment", lambda d: name_of(d) == "metrics-server", what="the metrics-server Deployment")
-    services = select(manifests, "k8s/APIService", lambda a: name_of(a) == "v1beta1.metrics.k8s.io",
-                      what="the APIService v1beta1.metrics.k8s.io")
+    services = select(
+        manifests,
+        "k8s/APIService",
+        lambda a: name_of(a) == "v1beta1.metrics.k8s.io",
+        what="the APIService v1beta1.metrics.k8s.io",
+    )
     fail_if(
-        [Violation(a.address, "spec.service.name", "metrics-server", a.get("spec.service.name"))
-         for a in services if a.get("spec.service.name") != "metrics-server"],
+        [
+            Violation(a.address, "spec.service.name", "metrics-server", a.get("spec.service.name"))
+            for a in services
+            if a.get("spec.service.name") != "metrics-server"
+        ],
         "the metrics API is not served by metrics-server",
     )
 
@@ -962,15 +1114,19 @@ def _condition_values(statement: Statement, key: str, looks_like: Callable[[str]
 def _statement_problems(role: Resource, statement: Statement, subject: str) -> list[Violation]:
     violations = []
     if "Federated" not in statement.principals:
-        violations.append(Violation(role.address, "trust principal", "Federated (the cluster's OIDC provider)",
-                                    sorted(statement.principals)))
+        violations.append(
+            Violation(
+                role.address, "trust principal", "Federated (the cluster's OIDC provider)", sorted(statement.principals)
+            )
+        )
     subs = _condition_values(statement, "sub", lambda v: v.startswith("system:serviceaccount:"))
     if subs != [("StringEquals", [subject])]:
         violations.append(Violation(role.address, "trust condition sub", f"StringEquals {subject!r}", subs or None))
     auds = _condition_values(statement, "aud", lambda v: v == STS_AUDIENCE)
     if auds != [("StringEquals", [STS_AUDIENCE])]:
-        violations.append(Violation(role.address, "trust condition aud", f"StringEquals {STS_AUDIENCE!r}",
-                                    auds or None))
+        violations.append(
+            Violation(role.address, "trust condition aud", f"StringEquals {STS_AUDIENCE!r}", auds or None)
+        )
     return violations
 
 
@@ -978,51 +1134,76 @@ def _annotated_accounts(manifests: Facts) -> list[Resource]:
     return [s for s in k8s(manifests, "ServiceAccount") if annotations_of(s.values).get(ROLE_ARN_ANNOTATION)]
 
 
-@then(parsers.parse('every service\'s ServiceAccount names the Terraform IAM role "{pattern}" and that role\'s trust '
-                    "admits exactly this namespace and service account with the audience sts.amazonaws.com"))
+@then(
+    parsers.parse(
+        "every service's ServiceAccount names the Terraform IAM role \"{pattern}\" and that role's trust "
+        "admits exactly this namespace and service account with the audience sts.amazonaws.com"
+    )
+)
 def service_irsa(manifests: Facts, infra: Facts, architecture: Architecture, pattern: str) -> None:
     roles = _roles_by_name(infra)
     violations = []
     for name, service in architecture.services.items():
-        accounts = [s for s in k8s(manifests, "ServiceAccount", service.namespace)
-                    if name_of(s) == service.service_account]
+        accounts = [
+            s for s in k8s(manifests, "ServiceAccount", service.namespace) if name_of(s) == service.service_account
+        ]
         if not accounts:
-            violations.append(Violation(f"ServiceAccount/{service.namespace}/{service.service_account}", "exists",
-                                        "a ServiceAccount", "none"))
+            violations.append(
+                Violation(
+                    f"ServiceAccount/{service.namespace}/{service.service_account}",
+                    "exists",
+                    "a ServiceAccount",
+                    "none",
+                )
+            )
             continue
         expected = pattern.replace("<cluster_name>", cluster_name(infra)).replace("<service>", name)
         violations += _account_problems(infra, roles, accounts[0], expected)
     fail_if(violations, "service accounts whose IRSA role is missing or trusts the wrong subject")
 
 
-def _account_problems(infra: Facts, roles: dict[str, Resource], account: Resource,
-                      expected_role: str | re.Pattern[str]) -> list[Violation]:
+def _account_problems(
+    infra: Facts, roles: dict[str, Resource], account: Resource, expected_role: str | re.Pattern[str]
+) -> list[Violation]:
     arn = str(annotations_of(account.values).get(ROLE_ARN_ANNOTATION, ""))
     role_name = role_name_from_arn(arn)
     wanted = expected_role if isinstance(expected_role, str) else expected_role.pattern
-    ok = role_name == expected_role if isinstance(expected_role, str) else bool(
-        role_name and expected_role.fullmatch(role_name))
+    ok = (
+        role_name == expected_role
+        if isinstance(expected_role, str)
+        else bool(role_name and expected_role.fullmatch(role_name))
+    )
     if not ok:
-        return [Violation(account.address, f"metadata.annotations[{ROLE_ARN_ANNOTATION}]", f"role {wanted}", arn
-                          or None)]
+        return [
+            Violation(account.address, f"metadata.annotations[{ROLE_ARN_ANNOTATION}]", f"role {wanted}", arn or None)
+        ]
     role = roles.get(str(role_name))
     if role is None:
-        return [Violation(account.address, f"metadata.annotations[{ROLE_ARN_ANNOTATION}]",
-                          "a role the Terraform creates", arn)]
+        return [
+            Violation(
+                account.address, f"metadata.annotations[{ROLE_ARN_ANNOTATION}]", "a role the Terraform creates", arn
+            )
+        ]
     subject = f"system:serviceaccount:{namespace_of(account)}:{name_of(account)}"
     return _trust_problems(infra, role, subject)
 
 
-@then(parsers.parse('every other ServiceAccount with an IRSA role names a Terraform IAM role "{pattern}" whose trust '
-                    "admits exactly that service account"))
+@then(
+    parsers.parse(
+        'every other ServiceAccount with an IRSA role names a Terraform IAM role "{pattern}" whose trust '
+        "admits exactly that service account"
+    )
+)
 def addon_irsa(manifests: Facts, infra: Facts, architecture: Architecture, pattern: str) -> None:
     roles = _roles_by_name(infra)
     services = {(s.namespace, s.service_account) for s in architecture.services.values()}
     accounts = [a for a in _annotated_accounts(manifests) if (namespace_of(a), name_of(a)) not in services]
     if not accounts:
         select(manifests, "k8s/ServiceAccount", lambda _a: False, what="add-on service accounts with an IRSA role")
-    expected = re.compile(re.escape(pattern.replace("<cluster_name>", cluster_name(infra))).replace(
-        re.escape("<addon>"), "[a-z0-9-]+"))
-    fail_if([v for a in accounts for v in _account_problems(infra, roles, a, expected)],
-            "add-on service accounts whose IRSA role is missing or trusts the wrong subject")
-
+    expected = re.compile(
+        re.escape(pattern.replace("<cluster_name>", cluster_name(infra))).replace(re.escape("<addon>"), "[a-z0-9-]+")
+    )
+    fail_if(
+        [v for a in accounts for v in _account_problems(infra, roles, a, expected)],
+        "add-on service accounts whose IRSA role is missing or trusts the wrong subject",
+    )
