@@ -6,7 +6,10 @@ localstack target applies into it. A user's own LocalStack at ``AWS_ENDPOINT_URL
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from conformance.outcomes import CheckError
@@ -58,8 +62,12 @@ class Emulator:
             self.process.wait(timeout=5)
 
 
-def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0) -> Emulator:
-    """Start moto's server on 127.0.0.1:port and wait until it answers."""
+def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0, shims: bool = False) -> Emulator:
+    """Start moto's server on 127.0.0.1:port and wait until it answers.
+
+    With ``shims`` the server is launched through :mod:`conformance.emulator_server`, which patches moto's gaps
+    (DocumentDB, ElastiCache members, EKS add-ons...) so that a full ``terraform apply`` succeeds.
+    """
     try:
         import moto.server  # noqa: F401  - only to fail early with a clear message
     except ImportError as exc:
@@ -73,10 +81,20 @@ def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0) -> Emulator:
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "conformance.emulator_server" if shims else "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=Path(__file__).resolve().parent.parent,  # so that `-m conformance.emulator_server` imports
+            start_new_session=True,  # a Ctrl-C in the terminal that started it does not kill a shared emulator
         )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
@@ -91,11 +109,108 @@ def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0) -> Emulator:
 
 
 def ensure_emulator(endpoint: str | None, log_dir: Path) -> Emulator:
-    """Use the emulator at ``endpoint`` if one answers; otherwise start moto on that endpoint's port."""
+    """Use the emulator at ``endpoint`` if one answers; otherwise start the shimmed moto on that endpoint's port."""
     endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
     if answers(endpoint):
         return Emulator(endpoint, None, None)
     parsed = urlparse(endpoint)
     if parsed.hostname not in ("127.0.0.1", "localhost"):
-        raise CheckError(f"no AWS emulator answers at {endpoint}, and only a loopback endpoint can be started here")
-    return start_moto(parsed.port or 4566, log_dir)
+        raise CheckError(
+            f"no AWS emulator answers at {endpoint}; only a loopback endpoint can be started here "
+            "(start LocalStack with `bash scripts/localstack.sh start`, or unset AWS_ENDPOINT_URL)"
+        )
+    return start_moto(parsed.port or 4566, log_dir, shims=True)
+
+
+# ----------------------------------------------------------------------------------- engines and the state file
+
+MOTO = "moto"
+LOCALSTACK = "localstack"
+
+# What LocalStack's community edition cannot serve: the collectors of these services report "not observable".
+LOCALSTACK_COMMUNITY_MISSING = frozenset({"rds", "docdb", "eks", "elasticache", "elbv2"})
+
+
+def detect_engine(endpoint: str, timeout: float = 2.0) -> str:
+    """Which emulator answers: LocalStack has /_localstack/health, moto has /moto-api/; else "unknown"."""
+    for path, engine in (("/_localstack/health", LOCALSTACK), ("/moto-api/data.json", MOTO)):
+        try:
+            with urllib.request.urlopen(endpoint.rstrip("/") + path, timeout=timeout) as response:  # noqa: S310
+                if response.status == 200:
+                    return engine
+        except (urllib.error.URLError, OSError, ValueError):
+            continue
+    return "unknown"
+
+
+def unavailable_services(engine: str, endpoint: str) -> dict[str, str]:
+    """Services the engine at ``endpoint`` cannot serve, with the reason, for Facts.unavailable."""
+    if engine != LOCALSTACK:
+        return {}
+    return {
+        service: f"LocalStack community at {endpoint} does not emulate {service}"
+        for service in sorted(LOCALSTACK_COMMUNITY_MISSING)
+    }
+
+
+def reset_moto(endpoint: str) -> None:
+    """Forget every resource in a moto server (its whole state), e.g. instead of a slow terraform destroy."""
+    request = urllib.request.Request(endpoint.rstrip("/") + "/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback emulator
+        pass
+
+
+STATE_FILE = "emulator.json"
+
+
+def state_path(state_dir: Path) -> Path:
+    return state_dir / STATE_FILE
+
+
+def write_state(state_dir: Path, emulator: Emulator) -> Path:
+    """Record a started emulator so that `shopctl emulator stop|status` work from another process."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_path(state_dir)
+    pid = emulator.process.pid if emulator.process is not None else None
+    path.write_text(
+        json.dumps({"pid": pid, "endpoint": emulator.endpoint, "log": str(emulator.log_path), "started": time.time()})
+    )
+    return path
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    path = state_path(state_dir)
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_recorded(state_dir: Path, timeout_s: float = 10.0) -> str:
+    """Stop the emulator recorded in the state file (only that pid); returns what was done."""
+    state = read_state(state_dir)
+    if state is None or not state.get("pid"):
+        return "no emulator recorded in " + str(state_path(state_dir))
+    pid = int(state["pid"])
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while pid_alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    state_path(state_dir).unlink(missing_ok=True)
+    return f"stopped the emulator (pid {pid}) at {state['endpoint']}"

@@ -1,0 +1,101 @@
+"""Shared by the live targets (localstack, aws): facts that know which resource types could not be observed, and
+Terraform addresses for live resources from the state of the last apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.collectors import Collection
+from conformance.facts import Facts, Resource
+from conformance.outcomes import CheckError, NotObservable
+
+# Attributes that identify a live resource in Terraform's state, tried in order.
+_IDENTITY_KEYS = ("id", "arn", "name", "identifier", "bucket", "cluster_identifier", "replication_group_id")
+
+
+@dataclass
+class LiveFacts(Facts):
+    """Facts read from live APIs. Asking for a type the engine cannot serve is "not observable", not an empty list
+    (which ``select`` would turn into a failure); asking for a type whose read failed is an error."""
+
+    unavailable_types: Mapping[str, str] | None = None
+    failed_types: Mapping[str, str] | None = None
+
+    def of_type(self, *types: str) -> list[Resource]:
+        for resource_type in types:
+            if self.failed_types and resource_type in self.failed_types:
+                raise CheckError(f"{resource_type}: {self.failed_types[resource_type]}")
+        missing = [t for t in types if self.unavailable_types and t in self.unavailable_types]
+        if missing and len(missing) == len(types):
+            reason = self.unavailable_types[missing[0]] if self.unavailable_types else ""
+            raise NotObservable(f"{', '.join(missing)} not observable on target {self.target!r}: {reason}")
+        return super().of_type(*types)
+
+
+def state_resources(state: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every managed resource of a ``terraform show -json`` state, child modules included."""
+
+    def walk(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        for item in module.get("resources", []):
+            if item.get("mode") == "managed":
+                yield item
+        for child in module.get("child_modules", []):
+            yield from walk(child)
+
+    root = (state.get("values") or {}).get("root_module") or {}
+    yield from walk(root)
+
+
+def address_index(state: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(type, identity) -> Terraform address, for every identity attribute a state resource has."""
+    index: dict[tuple[str, str], str] = {}
+    for item in state_resources(state):
+        values = item.get("values") or {}
+        for key in _IDENTITY_KEYS:
+            value = values.get(key)
+            if isinstance(value, str) and value:
+                index.setdefault((item["type"], value), item["address"])
+    return index
+
+
+def with_terraform_addresses(resources: list[Resource], state: Mapping[str, Any]) -> tuple[list[Resource], int]:
+    """Give each live resource the Terraform address it was created under, keeping the live name beside it.
+
+    ``module.vpc.aws_subnet.app["us-east-1a"] (aws_subnet eks-shop-dev-app-us-east-1a)``: violations then name
+    both what Terraform calls it and what a person sees in the console. Returns the resources and how many matched.
+    """
+    index = address_index(state)
+    matched = 0
+    out = []
+    for resource in resources:
+        address = None
+        for key in _IDENTITY_KEYS:
+            value = resource.values.get(key)
+            if isinstance(value, str) and (resource.type, value) in index:
+                address = index[(resource.type, value)]
+                break
+        if address is None:
+            out.append(resource)
+            continue
+        matched += 1
+        live_name = resource.address.split(" ", 1)[-1]
+        out.append(Resource(resource.type, f"{address} ({live_name})", resource.values))
+    return out, matched
+
+
+def to_facts(target: str, environment: str, collection: Collection) -> LiveFacts:
+    facts = LiveFacts(
+        target=target,
+        environment=environment,
+        resources=list(collection.resources),
+        unavailable_types=dict(collection.unavailable),
+        failed_types=dict(collection.errors),
+    )
+    facts.sources.add("aws")
+    facts.metadata["collect_seconds"] = collection.seconds
+    if collection.unavailable:
+        facts.metadata["not_observable_types"] = dict(collection.unavailable)
+    return facts

@@ -1,0 +1,237 @@
+"""The localstack target: ``terraform apply`` of an environment into an AWS emulator, every fact read back live.
+
+The emulator is whatever answers at ``--endpoint`` / ``AWS_ENDPOINT_URL`` (default http://127.0.0.1:4566): a user's
+LocalStack, or the project's own moto server, which is started (with the shims of :mod:`conformance.shims`) when
+nothing answers. The engine is detected, and the services it cannot emulate are "not observable" there.
+
+Apply happens once per run, also under pytest-xdist (a file lock and a marker carrying the run id); the last worker
+to finish cleans up: an emulator this run started is stopped (moto keeps state in memory, so that is the whole
+clean-up, in a second), one that was already running gets a ``terraform destroy``. ``--keep`` leaves everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from conformance import emulator as emu
+from conformance.collectors import CollectContext, collect_all, service_of
+from conformance.facts import Facts
+from conformance.live import to_facts, with_terraform_addresses
+from conformance.outcomes import CheckError
+from conformance.targets.base import Target, register
+from conformance.terraform import TerraformMissing, TerraformRunner, _locked
+
+REGION = "us-east-1"  # the override file pins the provider to it; the emulator's account lives there
+
+
+def run_id() -> str:
+    # pytest-xdist gives every worker of one run the same id: the apply is shared by them, not repeated.
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or _PROCESS_RUN_ID
+
+
+_PROCESS_RUN_ID = uuid.uuid4().hex
+
+
+def emulator_session() -> boto3.session.Session:
+    """A session with the emulator's public dummy credentials, never the user's real ones."""
+    return boto3.session.Session(
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - the emulator's well-known dummy credential
+        region_name=REGION,
+    )
+
+
+def tolerable_failures(message: str, unserved: Mapping[str, str]) -> bool:
+    """An apply that failed only on resources the engine cannot serve (LocalStack community: RDS, EKS...)."""
+    addresses = re.findall(r"with (\S+),", message)
+    if not addresses:
+        return False
+    for address in addresses:
+        resource_type = next((p for p in address.split(".") if p.startswith("aws_")), "")
+        resource_type = resource_type.split("[")[0]
+        if service_of(resource_type) not in unserved:
+            return False
+    return True
+
+
+@register
+class LocalStackTarget(Target):
+    name = "localstack"
+    description = "terraform apply into an AWS emulator (LocalStack, or the embedded moto), read back with boto3"
+    sources = frozenset({"aws"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.endpoint = self.context.endpoint or os.environ.get("AWS_ENDPOINT_URL") or emu.DEFAULT_ENDPOINT
+        self.engine = "unknown"
+        self.state: dict[str, Any] = {}
+        self.problem: str | None = None  # not observable (no Terraform)
+        self.error: str | None = None  # apply or emulator failure
+        self.unserved: dict[str, str] = {}
+        self._joined = False
+
+    # --------------------------------------------------------------------------------------------- plumbing
+    @property
+    def live_root(self) -> Path:
+        return self.context.work_dir / "terraform" / "live"
+
+    @property
+    def emulator_dir(self) -> Path:
+        return self.context.work_dir / "emulator"
+
+    def runner(self) -> TerraformRunner:
+        ctx = self.context
+        return TerraformRunner(ctx.infra_dir / "terraform", ctx.work_dir / "terraform", ctx.progress)
+
+    def _marker(self) -> Path:
+        return self.live_root / f"{self.context.environment}.run.json"
+
+    def _read_marker(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._marker().read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_marker(self, data: Mapping[str, Any]) -> None:
+        self._marker().parent.mkdir(parents=True, exist_ok=True)
+        self._marker().write_text(json.dumps(data))
+
+    # --------------------------------------------------------------------------------------------- lifecycle
+    def _start_or_find_emulator(self) -> None:
+        started = emu.ensure_emulator(self.endpoint, self.emulator_dir / "logs")
+        if started.process is not None:
+            self.context.progress(f"started the embedded AWS emulator (moto + shims) at {started.endpoint}")
+            emu.write_state(self.emulator_dir, started)
+            marker = self._read_marker()
+            marker.update(emulator_run=run_id(), emulator_pid=started.process.pid)
+            self._write_marker(marker)
+        self.engine = emu.detect_engine(self.endpoint)
+        self.unserved = emu.unavailable_services(self.engine, self.endpoint)
+        self.context.progress(f"emulator engine at {self.endpoint}: {self.engine}")
+
+    def prepare(self) -> None:
+        lock = self.live_root / f"{self.context.environment}.lock"
+        try:
+            with _locked(lock):
+                self._start_or_find_emulator()
+                marker = self._read_marker()
+                users = int(marker.get("users", 0)) if marker.get("run") == run_id() else 0
+                runner = self.runner()
+                if marker.get("run") == run_id() and marker.get("applied") and marker.get("endpoint") == self.endpoint:
+                    self.context.progress("already applied in this run: reading the shared state")
+                    self.state = runner.state(self.context.environment)
+                else:
+                    self.state = self._apply(runner)
+                    marker.update(run=run_id(), applied=True, endpoint=self.endpoint)
+                marker.update(run=run_id(), users=users + 1)
+                self._write_marker(marker)
+                self._joined = True
+        except TerraformMissing as exc:
+            self.problem = str(exc)
+            self.context.progress(f"not observable: {exc}")
+        except CheckError as exc:
+            self.error = str(exc)
+            self.context.progress(f"error: {exc}")
+
+    def _apply(self, runner: TerraformRunner) -> dict[str, Any]:
+        env = self.context.environment
+        try:
+            return runner.apply(env, self.endpoint)
+        except TerraformMissing:
+            raise
+        except CheckError as exc:
+            if self.unserved and tolerable_failures(str(exc), self.unserved):
+                self.context.progress(
+                    f"{self.engine} cannot create {', '.join(sorted(self.unserved))}: those stay not observable"
+                )
+                return runner.state(env)
+            raise
+
+    def observe(self) -> Facts:
+        env = self.context.environment
+        if self.problem is not None or self.error is not None:
+            facts = Facts(target=self.name, environment=env)
+            if self.problem is not None:
+                facts.unavailable["aws"] = self.problem
+            else:
+                facts.errors["aws"] = str(self.error)
+            return facts
+        ctx = CollectContext(
+            session=emulator_session(),
+            region=REGION,
+            environment=env,
+            endpoint=self.endpoint,
+            cluster_name=_output(self.state, "cluster_name"),
+        )
+        collection = collect_all(ctx, skip=self.unserved)
+        resources, matched = with_terraform_addresses(collection.resources, self.state)
+        collection.resources = resources
+        facts = to_facts(self.name, env, collection)
+        facts.metadata.update(
+            engine=self.engine,
+            endpoint=self.endpoint,
+            terraform_addresses_matched=matched,
+            state_resources=sum(1 for _ in _managed(self.state)),
+        )
+        return facts
+
+    def teardown(self) -> None:
+        if not self._joined:
+            return
+        env = self.context.environment
+        with _locked(self.live_root / f"{env}.lock"):
+            marker = self._read_marker()
+            users = max(int(marker.get("users", 1)) - 1, 0)
+            marker["users"] = users
+            self._write_marker(marker)
+            if users > 0 or self.context.keep:
+                return
+            runner = self.runner()
+            if marker.get("emulator_run") == run_id():
+                # Our own moto: its state lives in its memory, stopping it is the complete clean-up.
+                self.context.progress(emu.stop_recorded(self.emulator_dir))
+                runner.forget(env)
+            else:
+                try:
+                    runner.destroy(env, self.endpoint)
+                except CheckError as exc:
+                    self.context.progress(f"destroy failed (resources may remain in the emulator): {exc}")
+            self._marker().unlink(missing_ok=True)
+
+
+def _managed(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    from conformance.live import state_resources
+
+    return list(state_resources(state))
+
+
+def _output(state: Mapping[str, Any], name: str) -> str | None:
+    outputs = (state.get("values") or {}).get("outputs") or {}
+    value = (outputs.get(name) or {}).get("value")
+    return value if isinstance(value, str) else None
+
+
+def attach(target: LocalStackTarget) -> bool:
+    """Observe what a previous apply left in the emulator, without applying again (an apply would undo drift).
+
+    Returns False when nothing is applied (no state or no emulator answering).
+    """
+    env = target.context.environment
+    runner = target.runner()
+    if not emu.answers(target.endpoint):
+        return False
+    target.state = runner.state(env)
+    if not target.state:
+        return False
+    target.engine = emu.detect_engine(target.endpoint)
+    target.unserved = emu.unavailable_services(target.engine, target.endpoint)
+    return True
