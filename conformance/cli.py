@@ -255,6 +255,90 @@ def tenant_create(
         f"tenant [bold]{created.tenant_id}[/] created; admin user {created.admin_user_id}; {created.catalogue}"
     )
 
+# ---------------------------------------------------------------------------------------------- the AWS emulator
+
+emulator_app = typer.Typer(help="The embedded AWS emulator (moto with the project's shims).", no_args_is_help=True)
+app.add_typer(emulator_app, name="emulator")
+_EMULATOR_DIR = PROJECT_ROOT / ".work" / "emulator"
+
+
+def _emulator_endpoint(endpoint: str | None) -> str:
+    import os
+
+    from conformance.emulator import DEFAULT_ENDPOINT
+
+    return endpoint or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+
+
+@emulator_app.command("start")
+def emulator_start(
+    endpoint: Annotated[str | None, typer.Option(help="default: $AWS_ENDPOINT_URL or http://127.0.0.1:4566")] = None,
+) -> None:
+    """Start moto's server (with the shims) on the endpoint's port, unless something already answers there."""
+    from conformance.emulator import ensure_emulator, write_state
+    from conformance.outcomes import CheckError
+
+    url = _emulator_endpoint(endpoint)
+    try:
+        started = ensure_emulator(url, _EMULATOR_DIR / "logs")
+    except CheckError as exc:
+        _fail(str(exc))
+        return
+    if started.process is None:
+        console.print(f"an emulator already answers at {url}: nothing started")
+        return
+    write_state(_EMULATOR_DIR, started)
+    console.print(f"emulator started at {started.endpoint} (pid {started.process.pid}, log {started.log_path})")
+
+
+@emulator_app.command("stop")
+def emulator_stop() -> None:
+    """Stop the emulator recorded by `shopctl emulator start` (or by a --target=localstack run with --keep)."""
+    from conformance.emulator import stop_recorded
+
+    console.print(stop_recorded(_EMULATOR_DIR))
+
+
+@emulator_app.command("status")
+def emulator_status(
+    endpoint: Annotated[str | None, typer.Option(help="default: $AWS_ENDPOINT_URL or http://127.0.0.1:4566")] = None,
+) -> None:
+    """Say whether an emulator answers, which engine it is, and whether this project started it."""
+    from conformance.emulator import answers, detect_engine, pid_alive, read_state
+
+    url = _emulator_endpoint(endpoint)
+    state = read_state(_EMULATOR_DIR)
+    if state and state.get("pid") and pid_alive(int(state["pid"])):
+        console.print(f"recorded: pid {state['pid']} at {state['endpoint']} (log {state.get('log')})")
+    elif state:
+        console.print(f"recorded emulator (pid {state.get('pid')}) is no longer running")
+    if answers(url):
+        console.print(f"[green]up[/]: {detect_engine(url)} answers at {url}")
+    else:
+        console.print(f"[yellow]down[/]: nothing answers at {url}")
+        raise typer.Exit(1)
+
+
+@conformance_app.command("drift")
+def conformance_drift(
+    env: Annotated[str, typer.Option(help="environment: dev, staging or prod")] = "dev",
+    endpoint: Annotated[str | None, typer.Option(help="the emulator (default: $AWS_ENDPOINT_URL or :4566)")] = None,
+) -> None:
+    """Differences between the plan's facts and the live facts in the emulator, per resource and attribute."""
+    from conformance.drift import drift, format_differences
+    from conformance.outcomes import CheckError
+
+    if env not in ENVIRONMENTS:
+        _fail(f"--env {env!r}: expected one of {list(ENVIRONMENTS)}")
+    try:
+        differences, _ = drift(PROJECT_ROOT, env, endpoint, lambda m: console.print(f"[dim]{m}[/]"))
+    except CheckError as exc:
+        _fail(str(exc))
+        return
+    console.print(format_differences(differences), markup=False, highlight=False)
+    raise typer.Exit(1 if differences else 0)
+
+
 
 def main() -> None:
     app()

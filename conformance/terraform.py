@@ -166,7 +166,7 @@ class TerraformRunner:
         """A private copy of the Terraform tree with the emulator override in the environment folder."""
         env_source = self.infra_dir / "environments" / env_name
         if not env_source.is_dir():
-            known = sorted(p.name for p in (self.infra_dir / "environments").iterdir() if p.is_dir())
+            known = sorted(p.name for p in (self.infra_dir / "environments").iterdir() if p.is_dir() and p.name[0] != "_")
             raise CheckError(f"environment {env_name!r} not found under {env_source.parent}; expected one of {known}")
         copy_root = self.work_dir / "trees" / f"{env_name}-{key}"
         if not copy_root.exists():
@@ -220,3 +220,71 @@ class TerraformRunner:
             tmp.replace(out)  # atomic: a reader never sees half a plan
             self.progress(f"planned {env_name} in {time.monotonic() - started:.1f}s")
             return out
+
+    # ------------------------------------------------------------------------------------------------ live apply
+
+    def live_dir(self, env_name: str) -> Path:
+        return self.work_dir / "live" / env_name
+
+    def apply(self, env_name: str, endpoint: str, timeout: int = 1200) -> dict[str, object]:
+        """``terraform apply`` of an environment into the emulator at ``endpoint``; returns ``show -json`` state.
+
+        The working copy is kept per environment under ``.work/terraform/live`` so that destroy (and a drift check)
+        find the state of the last apply. Terraform's own message, naming the resource address, is raised on failure.
+        """
+        binary = find_terraform()
+        key = "live-" + self.cache_key(env_name, binary)
+        live = self.live_dir(env_name)
+        stale = not (live / ".key").is_file() or (live / ".key").read_text() != key
+        if live.exists() and stale:
+            shutil.rmtree(live)  # the configuration changed since: start from a fresh copy (and a fresh state)
+        if not live.exists():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(self.infra_dir, live, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+            (live / ".key").write_text(key)
+        env_dir = live / "environments" / env_name
+        (env_dir / OVERRIDE_NAME).write_text(override_file(endpoint))
+        self.init(env_dir, env_name)
+        started = time.monotonic()
+        self.progress(f"terraform apply ({env_name}) into the AWS emulator at {endpoint}")
+        self.run(
+            ["apply", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20"],
+            env_dir,
+            env_name,
+            "apply",
+            timeout=timeout,
+        )
+        self.progress(f"applied {env_name} in {time.monotonic() - started:.1f}s")
+        return self.state(env_name)
+
+    def state(self, env_name: str) -> dict[str, object]:
+        """The state of the last apply as ``terraform show -json`` prints it (empty when nothing was applied)."""
+        import json
+
+        env_dir = self.live_dir(env_name) / "environments" / env_name
+        if not (env_dir / "terraform.tfstate").is_file():
+            return {}
+        data = json.loads(self.run(["show", "-json", "-no-color"], env_dir, env_name, "show"))
+        return data if isinstance(data, dict) else {}
+
+    def destroy(self, env_name: str, endpoint: str, timeout: int = 1200) -> None:
+        env_dir = self.live_dir(env_name) / "environments" / env_name
+        if not (env_dir / "terraform.tfstate").is_file():
+            return
+        (env_dir / OVERRIDE_NAME).write_text(override_file(endpoint))
+        started = time.monotonic()
+        self.progress(f"terraform destroy ({env_name}) in the AWS emulator at {endpoint}")
+        self.run(
+            ["destroy", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20"],
+            env_dir,
+            env_name,
+            "destroy",
+            timeout=timeout,
+        )
+        self.progress(f"destroyed {env_name} in {time.monotonic() - started:.1f}s")
+
+    def forget(self, env_name: str) -> None:
+        """Drop the local state of an environment whose emulator was reset (nothing left to destroy)."""
+        env_dir = self.live_dir(env_name) / "environments" / env_name
+        for path in env_dir.glob("terraform.tfstate*"):
+            path.unlink()
