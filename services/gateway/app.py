@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -70,6 +71,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw = Gateway.create(settings)
         app.state.gateway = gw
+        app.state.loop = asyncio.get_running_loop()  # for operational hooks and tests that act on the gateway
         known = set(settings.tenant_hosts.values()) | ({settings.default_tenant} if settings.default_tenant else set())
         for tenant in known:
             gw.seen_tenant(tenant)

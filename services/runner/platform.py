@@ -223,12 +223,13 @@ def _secrets(cfg: RunnerConfig, ports: dict[str, int], urls: dict[str, dict[str,
             "jwt-keys": stores.secret_file(root, "users-jwt-keys"),
         },
         "orders": {"documentdb": svc.documentdb_secret(ports["mongo"]), "page-token-key": page_key},
+        # gateway: the Redis AUTH token, and catalog's admin token for the /v1/admin product routes (which the
+        # gateway opens only to a token with role=admin of that storefront). It never calls CreateTenant, so it
+        # holds no users admin token. The frontend keeps no secrets (CSRF is a random double-submit cookie).
         "gateway": {
             "redis-auth": stores.secret_file(root, "redis-auth"),
             "catalog-admin-token": tokens["catalog"],
-            "users-admin-token": tokens["users"],
         },
-        "frontend": {"session-key": stores.secret_file(root, "frontend-session-key")},
     }
     endpoint = f"http://127.0.0.1:{ports['aws']}"
     n = aws_secrets.store(endpoint, cfg.env_name, values)

@@ -42,6 +42,12 @@ def service_env(cfg: RunnerConfig, name: str, port: int, metrics_port: int, addr
             "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name),
         }
     )
+    if name in ("gateway", "frontend"):
+        # Locally the storefront is 127.0.0.1 with no host name to map: serve the demo tenant by default.
+        env["SHOP_DEFAULT_TENANT"] = cfg.demo_tenant
+    if name == "gateway":
+        # The frontend appends the shopper's address to X-Forwarded-For; rate limits then apply per shopper.
+        env["SHOP_TRUSTED_PROXY_HOPS"] = "1"
     if name in GRPC_SERVICES:
         env["SHOP_GRPC_PORT"] = str(port)
         env["SHOP_HTTP_PORT"] = str(metrics_port)  # the /metrics endpoint of a gRPC service

@@ -30,7 +30,10 @@ def test_catalogue_is_accessible_html(frontend: FrontendServer, stack: Stack) ->
         r = c.get("/")
         assert r.status_code == 200
         html = r.text
-        assert '<html lang="en">' in html and '<main id="main"' in html and "<nav" in html and "<header" in html
+        assert '<html lang="en">' in html
+        assert '<main id="main"' in html
+        assert "<nav" in html
+        assert "<header" in html
         assert "Stoneware Coffee Mug" in html or "Canvas Backpack" in html
         assert all('alt="' in img for img in re.findall(r"<img[^>]*>", html))
         assert 'label for="q"' in html
@@ -41,7 +44,8 @@ def test_catalogue_is_accessible_html(frontend: FrontendServer, stack: Stack) ->
         assert "Canvas Backpack" in search.text
         pid = stack.product_ids["shop-a"][0]
         product = c.get(f"/products/{pid}")
-        assert product.status_code == 200 and 'label for="quantity"' in product.text
+        assert product.status_code == 200
+        assert 'label for="quantity"' in product.text
         assert c.get(f"/products/{uuid.uuid4()}").status_code == 404
 
 
@@ -66,11 +70,13 @@ def test_cookie_flags(frontend: FrontendServer) -> None:
     with frontend.client() as c:
         r = c.get("/")
         cookies = r.headers.get_list("set-cookie")
-        assert cookies and all("HttpOnly" in v and "SameSite=lax" in v for v in cookies)
+        assert cookies
+        assert all("HttpOnly" in v and "SameSite=lax" in v for v in cookies)
         assert not any("Secure" in v for v in cookies)
     with frontend.client(headers={"X-Forwarded-Proto": "https"}) as c:
         cookies = c.get("/").headers.get_list("set-cookie")
-        assert cookies and all("Secure" in v for v in cookies)
+        assert cookies
+        assert all("Secure" in v for v in cookies)
 
 
 def test_checkout_double_submit_places_one_order(frontend: FrontendServer, stack: Stack) -> None:
@@ -97,11 +103,13 @@ def test_checkout_double_submit_places_one_order(frontend: FrontendServer, stack
 def test_checkout_requires_sign_in(frontend: FrontendServer) -> None:
     with frontend.client() as c:
         r = c.get("/checkout")
-        assert r.status_code == 303 and r.headers["location"].startswith("/sign-in")
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/sign-in")
         page = c.get("/sign-in")
         token = _field(page.text, "csrf_token")
         bad = c.post("/sign-in", data={"csrf_token": token, "email": "nobody@example.com", "password": "wrong-pw-123"})
-        assert bad.status_code == 401 and "not correct" in bad.text
+        assert bad.status_code == 401
+        assert "not correct" in bad.text
 
 
 def test_gateway_down_shows_clear_page(frontend_without_gateway: FrontendServer) -> None:

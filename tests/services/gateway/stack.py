@@ -3,6 +3,7 @@ servers), a TCP switch in front of catalog (to take it "down" and back) and the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -152,6 +153,10 @@ class GatewayServer:
         headers = {"X-Tenant": tenant} if tenant else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=15, **kwargs)
 
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on the gateway's event loop (the thread uvicorn runs in)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.app.state.loop).result(10)
+
     def watching(self, tenant: str, timeout: float = 10.0) -> None:
         """Wait until the gateway's change stream for ``tenant`` is connected (its RESYNC already applied)."""
         with self.client(tenant) as c:
@@ -292,7 +297,10 @@ def gateway(stack: Stack) -> Iterator[GatewayServer]:
     server.stop()
 
 
-def register(client: httpx.Client, email: str | None = None, password: str = "correct-horse-battery") -> dict[str, Any]:
+PASSWORD = "correct-horse-battery"
+
+
+def register(client: httpx.Client, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
     email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
     r = client.post("/v1/auth/register", json={"email": email, "password": password, "display_name": "Test"})
     assert r.status_code == 201, r.text

@@ -1,0 +1,285 @@
+"""Unit tests: circuit breaker, token-bucket Lua (real Redis), cache single-flight, JWKS refresh, token checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from services.gateway.backends import DependencyFailure
+from services.gateway.breaker import CircuitBreaker, CircuitOpenError, State
+from services.gateway.cache import CatalogCache
+from services.gateway.ratelimit import RateLimiter, TokenBucket
+from services.gateway.store import Store
+from services.gateway.tokens import AUDIENCE, ISSUER, JwksCache, TokenRejected, TokenVerifier
+from tests.services.redis_server import RedisServer
+
+T = TypeVar("T")
+
+
+def run(factory: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await factory()
+
+    return asyncio.run(main())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- circuit breaker -----------------------------------------------------------------------------------------
+
+
+def test_breaker_opens_after_threshold_and_half_opens_after_timeout() -> None:
+    clock = Clock()
+    b = CircuitBreaker("dep", failure_threshold=3, reset_timeout=5, clock=clock)
+    for _ in range(2):
+        b.check()
+        b.record_failure()
+    assert b.state is State.CLOSED
+    b.record_success()  # a success resets the count
+    for _ in range(3):
+        b.check()
+        b.record_failure()
+    assert b.state is State.OPEN
+    with pytest.raises(CircuitOpenError):
+        b.check()
+    clock.now += 5
+    assert b.state is State.HALF_OPEN
+    assert b.allow() is True
+    assert b.allow() is False  # one trial at a time
+    b.record_failure()
+    assert b.state is State.OPEN
+    clock.now += 5
+    assert b.allow() is True
+    b.record_success()
+    assert b.state is State.CLOSED
+    assert b.allow()
+
+
+def test_breaker_release_does_not_count_as_failure() -> None:
+    b = CircuitBreaker("dep", failure_threshold=1, reset_timeout=1, clock=Clock())
+    b.check()
+    b.release()  # e.g. NOT_FOUND: the dependency answered
+    assert b.state is State.CLOSED
+
+
+# -- token bucket (real Redis) -------------------------------------------------------------------------------
+
+
+def _store(redis_server: RedisServer) -> Store:
+    return Store.from_url(redis_server.url, None, CircuitBreaker("redis"))
+
+
+def test_token_bucket_lua_refills_at_rate(redis_server: RedisServer) -> None:
+    async def scenario() -> list[tuple[bool, int, int]]:
+        store = _store(redis_server)
+        bucket = TokenBucket(store)
+        key = f"t:unit:rl:{uuid.uuid4().hex}"
+        out = [await bucket.take(key, rate=2, burst=3, now_ms=1_000_000) for _ in range(4)]
+        out.append(await bucket.take(key, rate=2, burst=3, now_ms=1_000_500))  # +1 token after 500 ms at 2/s
+        out.append(await bucket.take(key, rate=2, burst=3, now_ms=1_000_500))
+        out.append(await bucket.take(key, rate=2, burst=3, now_ms=1_010_000))  # refilled to burst, not beyond
+        await store.close()
+        return out
+
+    results = run(scenario)
+    assert [r[0] for r in results] == [True, True, True, False, True, False, True]
+    assert results[3][2] == 500  # retry after 500 ms
+    assert results[6][1] == 2  # burst 3 minus 1
+
+
+def test_limiter_isolates_tenants(redis_server: RedisServer) -> None:
+    async def scenario() -> tuple[int, int]:
+        store = _store(redis_server)
+        limiter = RateLimiter(store, client_rate=1000, client_burst=1000, tenant_rate=0.001, tenant_burst=5)
+        noisy = f"noisy-{uuid.uuid4().hex[:6]}"
+        quiet = f"quiet-{uuid.uuid4().hex[:6]}"
+        noisy_ok = sum([(await limiter.check(noisy, f"c{i}")).allowed for i in range(20)])
+        quiet_ok = sum([(await limiter.check(quiet, "c0")).allowed for _ in range(5)])
+        await store.close()
+        return noisy_ok, quiet_ok
+
+    assert run(scenario) == (5, 5)
+
+
+def test_limiter_fails_open_without_redis() -> None:
+    async def scenario() -> bool:
+        store = Store.from_url("redis://127.0.0.1:1/0", None, CircuitBreaker("redis"))
+        limiter = RateLimiter(store, client_rate=1, client_burst=1, tenant_rate=1, tenant_burst=1)
+        decisions = [await limiter.check("shop-a", "c") for _ in range(3)]
+        await store.close()
+        return all(d.allowed for d in decisions)
+
+    assert run(scenario)
+
+
+# -- cache single flight -------------------------------------------------------------------------------------
+
+
+def test_cache_single_flight_one_fetch_for_concurrent_misses(redis_server: RedisServer) -> None:
+    async def scenario() -> tuple[int, list[str], list[str]]:
+        store = _store(redis_server)
+        # Two caches = two gateway replicas sharing Redis: the Redis lock coordinates them.
+        caches = [CatalogCache(store, ttl_s=30, stale_ttl_s=60) for _ in range(2)]
+        calls = 0
+
+        async def fetch() -> bytes:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.2)
+            return b'{"v": 1}'
+
+        tenant = f"sf-{uuid.uuid4().hex[:6]}"
+        results = await asyncio.gather(*(caches[i % 2].get(tenant, "list", "k", fetch) for i in range(20)))
+        again = await caches[0].get(tenant, "list", "k", fetch)
+        await store.close()
+        return calls, sorted({r.outcome for r in results}), [again.outcome]
+
+    calls, outcomes, again = run(scenario)
+    assert calls == 1
+    assert set(outcomes) <= {"MISS", "HIT"}
+    assert again == ["HIT"]
+
+
+def test_cache_invalidation_and_stale_fallback(redis_server: RedisServer) -> None:
+    async def scenario() -> list[str]:
+        store = _store(redis_server)
+        cache = CatalogCache(store, ttl_s=30, stale_ttl_s=60)
+        tenant = f"sf-{uuid.uuid4().hex[:6]}"
+        version = 1
+
+        async def fetch() -> bytes:
+            return json.dumps({"v": version}).encode()
+
+        async def down() -> bytes:
+            raise DependencyFailure(503, "unavailable", "down", "catalog down")
+
+        outcomes = [(await cache.get(tenant, "p", "x", fetch)).outcome]
+        outcomes.append((await cache.get(tenant, "p", "x", fetch)).outcome)
+        await cache.invalidate_tenant(tenant)
+        version = 2
+        fresh = await cache.get(tenant, "p", "x", fetch)
+        outcomes.append(fresh.outcome + ":" + fresh.body.decode())
+        await cache.invalidate_tenant(tenant)
+        stale = await cache.get(tenant, "p", "x", down)
+        outcomes.append(stale.outcome + ":" + stale.body.decode())
+        with pytest.raises(DependencyFailure):
+            await cache.get(tenant, "p", "never-cached", down)
+        await store.close()
+        return outcomes
+
+    assert run(scenario) == ["MISS", "HIT", 'MISS:{"v": 2}', 'STALE:{"v": 2}']
+
+
+def test_cache_bypasses_dead_redis() -> None:
+    async def scenario() -> str:
+        store = Store.from_url("redis://127.0.0.1:1/0", None, CircuitBreaker("redis"))
+        cache = CatalogCache(store, ttl_s=30, stale_ttl_s=60)
+
+        async def fetch() -> bytes:
+            return b"{}"
+
+        result = await cache.get("shop-a", "list", "k", fetch)
+        await store.close()
+        return result.outcome
+
+    assert run(scenario) == "BYPASS"
+
+
+# -- JWKS cache and token checks -----------------------------------------------------------------------------
+
+
+class KeySet:
+    def __init__(self) -> None:
+        self.keys: dict[str, Any] = {}
+        self.fetches = 0
+
+    def add(self) -> str:
+        kid = uuid.uuid4().hex[:12]
+        self.keys[kid] = ec.generate_private_key(ec.SECP256R1())
+        return kid
+
+    async def fetch(self) -> str:
+        self.fetches += 1
+        jwks = []
+        for kid, key in self.keys.items():
+            jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+            jwks.append({**jwk, "kid": kid, "alg": "ES256", "use": "sig"})
+        return json.dumps({"keys": jwks})
+
+    def token(self, kid: str, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"sub": "u1", "tenant": "shop-a", "role": "customer", "iss": ISSUER, "aud": AUDIENCE,
+                "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(body, self.keys[kid], algorithm="ES256", headers={"kid": kid})
+
+
+def test_jwks_refreshes_on_unknown_kid_but_not_in_a_loop() -> None:
+    keys = KeySet()
+    first = keys.add()
+    clock = Clock()
+    cache = JwksCache(keys.fetch, ttl=300, min_refresh_interval=5, clock=clock)
+    verifier = TokenVerifier(cache)
+
+    async def scenario() -> None:
+        assert (await verifier.verify(keys.token(first), "shop-a")).user_id == "u1"
+        assert keys.fetches == 1
+        await verifier.verify(keys.token(first), "shop-a")
+        assert keys.fetches == 1  # cached
+        clock.now += 6
+        rotated = keys.add()  # the users service rotated its key
+        assert (await verifier.verify(keys.token(rotated), "shop-a")).tenant == "shop-a"
+        assert keys.fetches == 2
+        for _ in range(5):  # made-up kids do not cause a fetch each
+            with pytest.raises(TokenRejected):
+                await verifier.verify(jwt.encode({"sub": "x"}, keys.keys[first], algorithm="ES256",
+                                                 headers={"kid": "nope"}), "shop-a")
+        assert keys.fetches == 2
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["expired", "forged", "alg_none", "hs256", "wrong_aud", "wrong_iss", "other_tenant", "garbage"],
+)
+def test_token_checks(case: str) -> None:
+    keys = KeySet()
+    kid = keys.add()
+    verifier = TokenVerifier(JwksCache(keys.fetch, clock=Clock()))
+    now = int(time.time())
+    if case == "expired":
+        token = keys.token(kid, iat=now - 1000, exp=now - 100)
+    elif case == "forged":
+        other = ec.generate_private_key(ec.SECP256R1())
+        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+                            "exp": now + 60}, other, algorithm="ES256", headers={"kid": kid})
+    elif case == "alg_none":
+        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+                            "exp": now + 60}, None, algorithm="none", headers={"kid": kid})
+    elif case == "hs256":
+        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+                            "exp": now + 60}, "x" * 32, algorithm="HS256", headers={"kid": kid})
+    elif case == "wrong_aud":
+        token = keys.token(kid, aud="someone-else")
+    elif case == "wrong_iss":
+        token = keys.token(kid, iss="evil")
+    elif case == "other_tenant":
+        token = keys.token(kid, tenant="shop-b")
+    else:
+        token = "not.a.jwt"
+    with pytest.raises(TokenRejected):
+        run(lambda: verifier.verify(token, "shop-a"))
