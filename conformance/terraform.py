@@ -166,7 +166,9 @@ class TerraformRunner:
         """A private copy of the Terraform tree with the emulator override in the environment folder."""
         env_source = self.infra_dir / "environments" / env_name
         if not env_source.is_dir():
-            known = sorted(p.name for p in (self.infra_dir / "environments").iterdir() if p.is_dir() and p.name[0] != "_")
+            known = sorted(
+                p.name for p in (self.infra_dir / "environments").iterdir() if p.is_dir() and p.name[0] != "_"
+            )
             raise CheckError(f"environment {env_name!r} not found under {env_source.parent}; expected one of {known}")
         copy_root = self.work_dir / "trees" / f"{env_name}-{key}"
         if not copy_root.exists():
