@@ -127,7 +127,8 @@ def render(problem: ApiProblem, request: Request | None = None) -> JSONResponse:
     trace_id = tracing.current_trace_id()
     if trace_id:
         body["trace_id"] = trace_id
-    body.update(problem.extra)
+    # grpc_code is for the gateway's own decisions (retry, stale); the client gets the HTTP-level story.
+    body.update({k: v for k, v in problem.extra.items() if k != "grpc_code"})
     return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=MEDIA_TYPE)
 
 

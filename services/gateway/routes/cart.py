@@ -62,14 +62,19 @@ async def read_cart(gw: Gateway, key: str) -> dict[str, int]:
 
 async def cart_view(gw: Gateway, tenant: str, items: dict[str, int]) -> dict[str, Any]:
     async def line(pid: str, qty: int) -> dict[str, Any]:
+        unreachable = False
         try:
             product = json.loads((await cached_product(gw, tenant, pid)).body)
-        except (DependencyFailure, ApiProblem):
-            product = None  # unknown now, or catalog down without a stale copy: still show the line
+        except DependencyFailure:
+            product, unreachable = None, True  # catalog down and no stale copy: still show the line
+        except ApiProblem:
+            product = None  # no longer sold
         total = None
         if product is not None:
             total = {"amount_minor": product["price"]["amount_minor"] * qty, "currency": product["price"]["currency"]}
-        return {"product_id": pid, "quantity": qty, "product": product, "line_total": total}
+        # "_unreachable" is internal (the response model drops it): checkout tells an outage from a missing product.
+        return {"product_id": pid, "quantity": qty, "product": product, "line_total": total,
+                "_unreachable": unreachable}
 
     lines = await asyncio.gather(*(line(pid, qty) for pid, qty in sorted(items.items())))
     totals = [ln["line_total"] for ln in lines]
@@ -237,10 +242,10 @@ async def checkout(
         raise invalid("cart", "is empty")
     # Server-side prices: only ids and quantities go to orders; the currency comes from catalog's prices.
     view = await cart_view(gw, tenant, items)
+    if any(ln["_unreachable"] for ln in view["items"]):
+        raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog"))
     products = [ln["product"] for ln in view["items"]]
     if any(p is None for p in products):
-        if gw.catalog.breaker.state.value != "closed":
-            raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog"))
         raise ApiProblem(409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first")
     currencies = {p["price"]["currency"] for p in products}
     if len(currencies) != 1:
