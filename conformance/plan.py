@@ -84,12 +84,14 @@ class _PlanGraph:
         self.parents: dict[str, tuple[str, Mapping[str, Any]]] = {}
         self._index_modules("", plan.get("configuration", {}).get("root_module", {}))
         self.instances: dict[tuple[str, str], list[_Instance]] = {}
+        self.index_of: dict[str, Any] = {}
         for change in plan.get("resource_changes", []):
             module = _module_path(change.get("module_address"))
             prefix = "data." if change.get("mode") == "data" else ""
             base = f"{prefix}{change['type']}.{change['name']}"
             instance = _Instance(change["address"], module, base, change.get("index"))
             self.instances.setdefault((module, base), []).append(instance)
+            self.index_of[change["address"]] = change.get("index")
 
     def _index_modules(self, path: str, module: Mapping[str, Any]) -> None:
         self.modules[path] = module
@@ -134,9 +136,11 @@ class _PlanGraph:
                 results += self._trace_variable(module, ref.split(".")[1], depth)
                 continue
             if ref.startswith("module."):
+                if any(other != ref and other.startswith((ref + "[", ref + ".")) for other in refs):
+                    continue  # Terraform lists a reference's prefixes too; the longest one is the precise one
                 parts = ref.split(".")
                 if len(parts) >= 3:
-                    results += self._trace_output(module, re.sub(r"\[.*$", "", parts[1]), parts[2], depth)
+                    results += self._trace_indexed_output(module, re.sub(r"\[.*$", "", parts[1]), parts[2], depth)
                 continue
             match = _REFERENCE.match(ref)
             if match:
@@ -161,6 +165,18 @@ class _PlanGraph:
         parent, call = self.parents[module]
         expression = call.get("expressions", {}).get(name, {})
         return self.trace(parent, expression.get("references", []), None, depth + 1)
+
+    def _trace_indexed_output(self, module: str, call_name: str, output: str, depth: int) -> list[tuple[str, str]]:
+        """``module.kms.key_arns["rds"]``: an output map keyed like its resource's for_each gives that instance."""
+        match = re.fullmatch(r'(?P<name>[\w-]+)(?:\[(?P<key>"[^"]*"|\d+)\])?', output)
+        if match is None:
+            return []
+        traced = self._trace_output(module, call_name, match["name"], depth)
+        if match["key"] is None:
+            return traced
+        key = json.loads(match["key"])
+        narrowed = [(address, attr) for address, attr in traced if self.index_of.get(address) == key]
+        return narrowed or traced  # keys that are not instance keys (a computed map) keep every candidate
 
     def _trace_output(self, module: str, call_name: str, output: str, depth: int) -> list[tuple[str, str]]:
         child = f"{module}.module.{call_name}" if module else f"module.{call_name}"
