@@ -8,6 +8,8 @@ Public API (what ``shopctl up/down/status`` in conformance/cli.py calls)::
     platform = up(cfg)              # -> Platform: .components[name].url/.port/.pid, .skipped, .up_seconds
     st = status(cfg)                # -> PlatformStatus: .components (running, listening, health), .healthy
     report = down(cfg)              # -> DownReport: .stopped, .leftovers, .clean
+    stop_component(cfg, "catalog")  # one component down (resilience drills); its state entry stays
+    start_component(cfg, "catalog") # the same component back on its port, healthy; callers reconnect
 
 * ``up`` raises ``RunnerError`` with one readable message (which component, which log file, or which Debian
   package is missing) and, unless ``keep_on_failure=True``, stops whatever it had started.
@@ -20,6 +22,7 @@ Public API (what ``shopctl up/down/status`` in conformance/cli.py calls)::
 Also ``python -m services.runner up|down|status [--root DIR]``.
 """
 
+from services.runner.components import start_component, stop_component
 from services.runner.config import Progress, RunnerConfig
 from services.runner.platform import DownReport, Platform, PlatformStatus, RunnerError, down, status, up
 
@@ -31,6 +34,8 @@ __all__ = [
     "RunnerConfig",
     "RunnerError",
     "down",
+    "start_component",
     "status",
+    "stop_component",
     "up",
 ]

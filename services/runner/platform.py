@@ -240,9 +240,8 @@ def _secrets(cfg: RunnerConfig, ports: dict[str, int], urls: dict[str, dict[str,
     cfg.emit("aws", "info", f"{n} secrets stored under eks-shop/{cfg.env_name}/<service>/")
 
 
-def _start_services(
-    cfg: RunnerConfig, ports: dict[str, int], to_start: list[str], record: Callable[[Component], None]
-) -> str:
+def service_addrs(ports: dict[str, int]) -> dict[str, str]:
+    """The addresses every service is given (also used to restart one service with the same wiring)."""
     addrs = {
         "SHOP_MONGO_URL": f"mongodb://127.0.0.1:{ports['mongo']}/?directConnection=true",
         "SHOP_MONGO_DATABASE": "orders",
@@ -254,6 +253,13 @@ def _start_services(
             addrs[key] = f"127.0.0.1:{ports[s]}"
     if "gateway" in ports:
         addrs["SHOP_GATEWAY_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+    return addrs
+
+
+def _start_services(
+    cfg: RunnerConfig, ports: dict[str, int], to_start: list[str], record: Callable[[Component], None]
+) -> str:
+    addrs = service_addrs(ports)
     seed = ""
     # Waves: services in one wave do not call each other, so they boot concurrently (2 cores, ~2 s each).
     waves = [["catalog", "users"], ["orders"], ["gateway"], ["frontend"]]

@@ -113,3 +113,13 @@ def wait_for_port(port: int, timeout: float, pid: int | None = None) -> bool:
             return False
         time.sleep(0.05)
     return False
+
+
+def wait_port_free(port: int, timeout: float) -> bool:
+    """Wait until nothing listens on ``port`` (a stopped server's socket may linger for a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_listening(port):
+            return True
+        time.sleep(0.05)
+    return not is_listening(port)
