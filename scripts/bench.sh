@@ -109,6 +109,8 @@ STOCK_GATEWAY=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["c
 user_id=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["user_ids"][0])' "$bench_dir/fixture.json")
 
 # -- 4. baseline ---------------------------------------------------------------------------------------------------
+# orjson is the baseline's serialiser (issue 7 asks for uvloop + httptools + orjson); the services do not need it.
+"$py" -c 'import orjson' 2>/dev/null || "$root/.venv/bin/pip" install -q orjson
 base_port=$(free_port)
 BENCH_BASELINE_PAYLOAD="$bench_dir/page.json" "$root/.venv/bin/uvicorn" scripts.bench.baseline_app:app \
   --host 127.0.0.1 --port "$base_port" --workers 1 --loop uvloop --http httptools --no-access-log \
