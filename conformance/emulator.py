@@ -131,9 +131,10 @@ LOCALSTACK = "localstack"
 LOCALSTACK_COMMUNITY_MISSING = frozenset({"rds", "docdb", "eks", "elasticache", "elbv2"})
 
 
-def detect_engine(endpoint: str, timeout: float = 2.0) -> str:
+def detect_engine(endpoint: str, timeout: float = 10.0) -> str:
     """Which emulator answers: LocalStack has /_localstack/health, moto has /moto-api/; else "unknown"."""
-    for path, engine in (("/_localstack/health", LOCALSTACK), ("/moto-api/data.json", MOTO)):
+    # /moto-api/ (its small dashboard page), not data.json, which dumps the whole state and is slow after an apply.
+    for path, engine in (("/_localstack/health", LOCALSTACK), ("/moto-api/", MOTO)):
         try:
             with urllib.request.urlopen(endpoint.rstrip("/") + path, timeout=timeout) as response:  # noqa: S310
                 if response.status == 200:

@@ -13,7 +13,20 @@ from conformance.facts import Facts, Resource
 from conformance.outcomes import CheckError, NotObservable
 
 # Attributes that identify a live resource in Terraform's state, tried in order.
-_IDENTITY_KEYS = ("id", "arn", "name", "identifier", "bucket", "cluster_identifier", "replication_group_id")
+_IDENTITY_KEYS = (
+    "id", "arn", "name", "identifier", "bucket", "cluster_identifier", "replication_group_id", "certificate_arn",
+    "attachment",
+)  # fmt: skip
+
+
+def _identities(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for key in _IDENTITY_KEYS:
+        value = values.get(key)
+        if key == "attachment" and values.get("role") and values.get("policy_arn"):
+            # Terraform ids a policy attachment by role and a timestamp: join on (role, policy) instead.
+            value = f"{values['role']}|{values['policy_arn']}"
+        if isinstance(value, str) and value:
+            yield key, value
 
 
 @dataclass
@@ -53,11 +66,8 @@ def address_index(state: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     """(type, identity) -> Terraform address, for every identity attribute a state resource has."""
     index: dict[tuple[str, str], str] = {}
     for item in state_resources(state):
-        values = item.get("values") or {}
-        for key in _IDENTITY_KEYS:
-            value = values.get(key)
-            if isinstance(value, str) and value:
-                index.setdefault((item["type"], value), item["address"])
+        for _, value in _identities(item.get("values") or {}):
+            index.setdefault((item["type"], value), item["address"])
     return index
 
 
@@ -71,12 +81,9 @@ def with_terraform_addresses(resources: list[Resource], state: Mapping[str, Any]
     matched = 0
     out = []
     for resource in resources:
-        address = None
-        for key in _IDENTITY_KEYS:
-            value = resource.values.get(key)
-            if isinstance(value, str) and (resource.type, value) in index:
-                address = index[(resource.type, value)]
-                break
+        address = next(
+            (index[(resource.type, v)] for _, v in _identities(resource.values) if (resource.type, v) in index), None
+        )
         if address is None:
             out.append(resource)
             continue

@@ -249,8 +249,13 @@ class TerraformRunner:
         self.init(env_dir, env_name)
         started = time.monotonic()
         self.progress(f"terraform apply ({env_name}) into the AWS emulator at {endpoint}")
+        # Plan to a file first: its resource list says what should exist, so that an engine which cannot create
+        # some resources (LocalStack community) can report exactly which facts are missing and why.
+        self.run(["plan", "-input=false", "-lock=false", "-no-color", "-out=tfplan"], env_dir, env_name, "plan")
+        planned = self.run(["show", "-json", "tfplan"], env_dir, env_name, "show")
+        (live / "planned.json").write_text(planned)
         self.run(
-            ["apply", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20"],
+            ["apply", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20", "tfplan"],
             env_dir,
             env_name,
             "apply",
@@ -258,6 +263,20 @@ class TerraformRunner:
         )
         self.progress(f"applied {env_name} in {time.monotonic() - started:.1f}s")
         return self.state(env_name)
+
+    def planned_addresses(self, env_name: str) -> dict[str, str]:
+        """Address -> type of every managed resource the last apply's plan meant to create or keep."""
+        import json
+
+        path = self.live_dir(env_name) / "planned.json"
+        if not path.is_file():
+            return {}
+        plan = json.loads(path.read_text())
+        return {
+            change["address"]: change["type"]
+            for change in plan.get("resource_changes", [])
+            if change.get("mode") == "managed" and change.get("change", {}).get("actions") != ["delete"]
+        }
 
     def state(self, env_name: str) -> dict[str, object]:
         """The state of the last apply as ``terraform show -json`` prints it (empty when nothing was applied)."""

@@ -36,7 +36,8 @@ def collect(ctx: CollectContext) -> list[Resource]:
         }
         out.append(resource("aws_secretsmanager_secret", with_tags(values, tags), "name"))
         lambda_arn = secret.get("RotationLambdaARN")
-        if secret.get("RotationEnabled") or lambda_arn:
+        # A cancelled rotation keeps its Lambda and rules but rotates nothing: only an enabled one is a rotation.
+        if secret.get("RotationEnabled"):
             rules = secret.get("RotationRules") or {}
             rotation = {
                 "id": arn,

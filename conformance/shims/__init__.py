@@ -14,7 +14,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conformance.shims import docdb, ec2_monitoring, eks_addons, elasticache_members, elasticache_parameter_groups
+from conformance.shims import (
+    docdb,
+    ec2_monitoring,
+    eks_addons,
+    elasticache_members,
+    elasticache_parameter_groups,
+    rds_resource_ids,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ SHIMS: tuple[Shim, ...] = (
     ),
     Shim("instant-acm-validation", "ACM DNS validation waits 60 s before ISSUED", _instant_transitions),
     Shim("docdb-engine", docdb.GAP, docdb.apply),
+    Shim("rds-unique-resource-ids", rds_resource_ids.GAP, rds_resource_ids.apply),
     Shim("elasticache-member-clusters", elasticache_members.GAP, elasticache_members.apply),
     Shim("elasticache-parameter-groups", elasticache_parameter_groups.GAP, elasticache_parameter_groups.apply),
     Shim("eks-addons-identity-providers", eks_addons.GAP, eks_addons.apply),

@@ -17,23 +17,39 @@ DOCDB_DEFAULTS: dict[str, Any] = {"port": 27017, "engine_version": "5.0.0", "all
 
 
 def _with_docdb(original: Callable[..., Any], value: Callable[..., Any]) -> Any:
-    def patched(engine: str, *args: Any) -> Any:
+    def patched(engine: str, *args: Any, **kwargs: Any) -> Any:
         if engine == "docdb":
-            return value(*args)
-        return original(engine, *args)
+            return value(*args, **kwargs)
+        return original(engine, *args, **kwargs)
 
     patched.__wrapped__ = original  # type: ignore[attr-defined]
     return staticmethod(patched)
 
 
+def _plus_docdb(engines: Callable[[], list[str]]) -> Callable[[Any], list[str]]:
+    def listed(cls: Any) -> list[str]:
+        return sorted([*engines(), "docdb"])
+
+    return listed
+
+
 def apply() -> None:
-    from moto.rds import models
+    from moto.rds import models, utils
+
+    # Both engine lists (clusters and instances) are classmethods over an Enum, which cannot grow: wrap them.
+    for enum, method in (
+        (utils.ClusterEngine, "list_cluster_engines"),
+        (utils.DbInstanceEngine, "valid_db_instance_engine"),
+    ):
+        engines = getattr(enum, method)
+        if "docdb" not in engines():
+            setattr(enum, method, classmethod(_plus_docdb(engines)))
 
     for cls in (models.DBCluster, models.DBInstance):
         for name, value in (
-            ("default_port", lambda *_: DOCDB_DEFAULTS["port"]),
-            ("default_engine_version", lambda *_: DOCDB_DEFAULTS["engine_version"]),
-            ("default_allocated_storage", lambda *_: DOCDB_DEFAULTS["allocated_storage"]),
+            ("default_port", lambda *_, **__: DOCDB_DEFAULTS["port"]),
+            ("default_engine_version", lambda *_, **__: DOCDB_DEFAULTS["engine_version"]),
+            ("default_allocated_storage", lambda *_, **__: DOCDB_DEFAULTS["allocated_storage"]),
         ):
             original = cls.__dict__.get(name)
             if original is None:

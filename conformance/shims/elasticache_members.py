@@ -69,6 +69,16 @@ def apply() -> None:
                     cache_node_ids_to_remove=[],
                     cache_node_ids_to_reboot=[],
                 )
+                # moto keeps these on the cluster but does not answer them: the provider and collectors read them.
+                if kwargs.get("cache_parameter_group_name"):
+                    cluster.cache_parameter_group = {
+                        "CacheParameterGroupName": kwargs["cache_parameter_group_name"],
+                        "ParameterApplyStatus": "in-sync",
+                        "CacheNodeIdsToReboot": [],
+                    }
+                cluster.security_groups = [
+                    {"SecurityGroupId": g, "Status": "active"} for g in kwargs.get("security_group_ids") or []
+                ]
                 self.cache_clusters[cluster_id] = cluster
         return group
 

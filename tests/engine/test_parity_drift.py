@@ -1,0 +1,127 @@
+"""Parity and drift: the same requirement verdicts on ``static`` and ``localstack`` for dev; live changes go red.
+
+Every infrastructure scenario of every feature runs (in-process, with the suite's real step definitions) on the
+plan's facts and on the live facts of the dev environment applied into the embedded emulator. Then the live state
+is changed behind Terraform's back (Multi-AZ off, a wildcard policy on a service role, rotation cancelled): the
+live verdict of exactly those requirements turns red while the plan stays green, and the drift report names the
+changed attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from conformance.drift import compare, terraform_address
+from conformance.facts import Facts
+from conformance.outcomes import Outcome
+from conformance.targets.base import RunContext
+from conformance.targets.static import StaticTarget
+from reference import load_architecture
+from tests.engine.live_env import PROJECT_ROOT, live_dev
+from tests.engine.localstack_run import verdicts
+
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("SKIP_LIVE_TESTS") == "1", reason="SKIP_LIVE_TESTS=1"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+@pytest.fixture(scope="module")
+def static_facts() -> Facts:
+    context = RunContext(environment="dev", project_root=PROJECT_ROOT, work_dir=PROJECT_ROOT / ".work")
+    target = StaticTarget(context)
+    target.prepare()
+    facts = target.observe()
+    assert "terraform" in facts.sources, facts.errors or facts.unavailable
+    return facts
+
+
+@pytest.fixture(scope="module")
+def architecture() -> Any:
+    return load_architecture()
+
+
+def test_every_infrastructure_requirement_has_the_same_verdict(static_facts: Facts, architecture: Any) -> None:
+    planned = verdicts(static_facts, architecture)
+    live = verdicts(live_dev().facts, architecture)
+    assert len(planned) >= 10
+    differing = {
+        requirement: {"static": f"{planned[requirement][0].value}", "localstack": f"{outcome.value}: {message[:400]}"}
+        for requirement, (outcome, message) in live.items()
+        if outcome != planned[requirement][0]
+    }
+    assert differing == {}, json.dumps(differing, indent=1)
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def test_live_changes_turn_live_red_and_show_as_drift(static_facts: Facts, architecture: Any) -> None:
+    env = live_dev()
+    before = verdicts(env.facts, architecture)
+    assert before["REQ-DATA-001"][0] == Outcome.PASS
+    assert before["REQ-IRSA-002"][0] == Outcome.PASS
+    assert before["REQ-SEC-002"][0] == Outcome.PASS
+
+    db = env.facts.of_type("aws_db_instance")[0]
+    _client(env.endpoint, "rds").modify_db_instance(
+        DBInstanceIdentifier=db.get("identifier"), MultiAZ=False, ApplyImmediately=True
+    )
+    role = next(r for r in env.facts.of_type("aws_iam_role") if r.tags.get("Service") == "catalog")
+    wildcard = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    _client(env.endpoint, "iam").put_role_policy(
+        RoleName=role.get("name"), PolicyName="debug-everything", PolicyDocument=json.dumps(wildcard)
+    )
+    secret = env.facts.of_type("aws_secretsmanager_secret")[0]
+    _client(env.endpoint, "secretsmanager").cancel_rotate_secret(SecretId=secret.get("arn"))
+
+    changed = env.target.observe()  # a fresh live read
+    after = verdicts(changed, architecture)
+    planned = verdicts(static_facts, architecture)
+    for requirement, evidence in (
+        ("REQ-DATA-001", terraform_address(db)),
+        ("REQ-IRSA-002", "debug-everything"),
+        ("REQ-SEC-002", terraform_address(secret)),
+    ):
+        assert planned[requirement][0] == Outcome.PASS
+        assert after[requirement][0] == Outcome.FAIL, after[requirement]
+        assert evidence in after[requirement][1]
+
+    differences = compare(static_facts, changed)
+    text = "\n".join(str(d) for d in differences)
+    assert f"{terraform_address(db)}: multi_az: planned true, live false" in text
+    assert f"{terraform_address(role)}: inline_policy" in text or "debug-everything" in text
+
+
+def test_drift_ignores_unknowns_and_equal_spellings() -> None:
+    from conformance.drift import compare_values
+    from conformance.facts import Ref
+
+    assert (
+        compare_values(
+            "a", "", {"id": Ref("a", "id"), "enabled": "true", "days": "7"}, {"id": "x", "enabled": True, "days": 7}
+        )
+        == []
+    )
+    assert compare_values("a", "", {"policy": '{"b": 1, "a": [2, 1]}'}, {"policy": '{"a":[1,2],"b":1}'}) == []
+    [difference] = compare_values("a", "", {"multi_az": True}, {"multi_az": False})
+    assert str(difference) == "a: multi_az: planned true, live false"
+
+
+def test_drift_command_prints_differences(tmp_path: Path) -> None:
+    pytest.importorskip("typer")
+    from conformance.drift import format_differences
+
+    assert format_differences([]).startswith("no drift")
