@@ -91,6 +91,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # Built once and cached by FastAPI; the error responses are rewritten to the problem+json really sent.
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(RequestContextMiddleware, budget_s=settings.request_timeout_s)
     app.add_exception_handler(RequestValidationError, problems.validation_handler)
     app.add_exception_handler(problems.ApiProblem, problems.problem_handler)
