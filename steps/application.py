@@ -724,7 +724,7 @@ def not_in_other_history(visit: Visit) -> None:
 
 
 def cache_of(response: httpx.Response) -> str:
-    return response.headers.get("x-cache", "none")
+    return str(response.headers.get("x-cache", "none"))
 
 
 @given("a product newly added by the storefront's admin")
