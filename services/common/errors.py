@@ -81,6 +81,8 @@ def require_uuid(value: str, field: str) -> uuid.UUID:
 
 def require_text(value: str, field: str, *, max_len: int, min_len: int = 1) -> str:
     value = value.strip()
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refused here, it would fail the query as INTERNAL
+        raise InvalidArgument(field, "must not contain NUL characters")
     if len(value) < min_len:
         raise InvalidArgument(field, "is required" if min_len == 1 and not value else f"needs {min_len}+ chars")
     if len(value) > max_len:
