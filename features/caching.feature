@@ -11,7 +11,7 @@ Feature: Catalogue reads are cached in Redis, and a change is seen at once
   @REQ-CACHE-001 @seed:data-stores
   Scenario: A repeated read is served from the cache
     When the product is read twice
-    Then the first read is a cache MISS and the second a cache HIT with the same body
+    Then the first read is a cache MISS and the repeated read a cache HIT with the same body
 
   @REQ-CACHE-002 @seed:data-stores
   Scenario: A product update through the admin API invalidates the cached copies
