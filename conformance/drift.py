@@ -199,11 +199,16 @@ def live_facts(
 
 
 def drift(
-    project_root: Path, environment: str, endpoint: str | None, progress: Progress
+    project_root: Path,
+    environment: str,
+    endpoint: str | None,
+    progress: Progress,
+    live_work_dir: Path | None = None,
 ) -> tuple[list[Difference], Facts]:
+    """Plan facts (cached plan under ``.work``) against the live facts of the last apply (``live_work_dir``)."""
     work_dir = project_root / ".work"
     planned = plan_facts(project_root, work_dir, environment, progress)
-    live, _ = live_facts(project_root, work_dir, environment, endpoint, progress)
+    live, _ = live_facts(project_root, live_work_dir or work_dir, environment, endpoint, progress)
     unavailable = getattr(live, "unavailable_types", None) or {}
     observed = {t for t in {r.type for r in planned.resources} if t not in unavailable}
     return compare(planned, live, observed), live

@@ -144,14 +144,29 @@ def detect_engine(endpoint: str, timeout: float = 10.0) -> str:
     return "unknown"
 
 
-def unavailable_services(engine: str, endpoint: str) -> dict[str, str]:
-    """Services the engine at ``endpoint`` cannot serve, with the reason, for Facts.unavailable."""
+# The collectors' service names as LocalStack's health endpoint names them (DocumentDB is served by RDS).
+_LOCALSTACK_NAMES = {"docdb": "rds"}
+
+
+def unavailable_services(engine: str, endpoint: str, wanted: tuple[str, ...] = ()) -> dict[str, str]:
+    """Services the engine at ``endpoint`` cannot serve, with the reason, for Facts.unavailable.
+
+    LocalStack lists what it serves at /_localstack/health; when that cannot be read, its community edition's known
+    gaps are assumed.
+    """
     if engine != LOCALSTACK:
         return {}
-    return {
-        service: f"LocalStack community at {endpoint} does not emulate {service}"
-        for service in sorted(LOCALSTACK_COMMUNITY_MISSING)
-    }
+    served: set[str] | None = None
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/_localstack/health", timeout=10) as response:  # noqa: S310
+            served = set(json.loads(response.read()).get("services", {}))
+    except (urllib.error.URLError, OSError, ValueError):
+        served = None
+    if served is None:
+        missing = set(LOCALSTACK_COMMUNITY_MISSING)
+    else:
+        missing = {s for s in wanted if _LOCALSTACK_NAMES.get(s, s) not in served}
+    return {service: f"LocalStack at {endpoint} does not emulate {service}" for service in sorted(missing)}
 
 
 def reset_moto(endpoint: str) -> None:

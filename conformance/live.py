@@ -37,6 +37,16 @@ class LiveFacts(Facts):
     unavailable_types: Mapping[str, str] | None = None
     failed_types: Mapping[str, str] | None = None
 
+    def resolve(self, value: Any) -> Resource | None:
+        """Live attributes join by ARN or FQDN where a plan joins by reference (a role ARN, a record's FQDN)."""
+        found = super().resolve(value)
+        if found is not None or not isinstance(value, str) or not value:
+            return found
+        return next(
+            (r for r in self.resources if value in (r.values.get("arn"), r.values.get("fqdn"), r.values.get("key_id"))),
+            None,
+        )
+
     def of_type(self, *types: str) -> list[Resource]:
         for resource_type in types:
             if self.failed_types and resource_type in self.failed_types:

@@ -112,6 +112,14 @@ def _terraform_error(env: str, step: str, stderr: str) -> CheckError:
     return CheckError(f"terraform {step} failed for environment {env!r}:\n{text[:4000]}")
 
 
+def slowest_creations(apply_output: str) -> list[tuple[str, int]]:
+    """(address, seconds) of each "Creation complete after 1m2s" line of an apply, slowest first."""
+    found = []
+    for match in re.finditer(r"^(\S+): Creation complete after (?:(\d+)m)?(\d+)s", apply_output, re.MULTILINE):
+        found.append((match.group(1), int(match.group(2) or 0) * 60 + int(match.group(3))))
+    return sorted(found, key=lambda item: -item[1])
+
+
 @dataclass
 class TerraformRunner:
     """Plans the project's environments offline."""
@@ -228,7 +236,7 @@ class TerraformRunner:
     def live_dir(self, env_name: str) -> Path:
         return self.work_dir / "live" / env_name
 
-    def apply(self, env_name: str, endpoint: str, timeout: int = 1200) -> dict[str, object]:
+    def apply(self, env_name: str, endpoint: str, timeout: int = 1200, plan_first: bool = False) -> dict[str, object]:
         """``terraform apply`` of an environment into the emulator at ``endpoint``; returns ``show -json`` state.
 
         The working copy is kept per environment under ``.work/terraform/live`` so that destroy (and a drift check)
@@ -249,19 +257,24 @@ class TerraformRunner:
         self.init(env_dir, env_name)
         started = time.monotonic()
         self.progress(f"terraform apply ({env_name}) into the AWS emulator at {endpoint}")
-        # Plan to a file first: its resource list says what should exist, so that an engine which cannot create
-        # some resources (LocalStack community) can report exactly which facts are missing and why.
-        self.run(["plan", "-input=false", "-lock=false", "-no-color", "-out=tfplan"], env_dir, env_name, "plan")
-        planned = self.run(["show", "-json", "tfplan"], env_dir, env_name, "show")
-        (live / "planned.json").write_text(planned)
-        self.run(
-            ["apply", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20", "tfplan"],
+        plan_file: list[str] = []
+        if plan_first:
+            # Plan to a file first: its resource list says what should exist, so that an engine which cannot create
+            # some resources (LocalStack community) can report exactly which facts are missing and why.
+            self.run(["plan", "-input=false", "-lock=false", "-no-color", "-out=tfplan"], env_dir, env_name, "plan")
+            planned = self.run(["show", "-json", "tfplan"], env_dir, env_name, "show")
+            (live / "planned.json").write_text(planned)
+            plan_file = ["tfplan"]
+        output = self.run(
+            ["apply", "-auto-approve", "-input=false", "-lock=false", "-no-color", "-parallelism=20", *plan_file],
             env_dir,
             env_name,
             "apply",
             timeout=timeout,
         )
-        self.progress(f"applied {env_name} in {time.monotonic() - started:.1f}s")
+        (live / "apply.log").write_text(output)
+        slowest = ", ".join(f"{address} {seconds}s" for address, seconds in slowest_creations(output)[:4])
+        self.progress(f"applied {env_name} in {time.monotonic() - started:.1f}s (slowest: {slowest})")
         return self.state(env_name)
 
     def planned_addresses(self, env_name: str) -> dict[str, str]:

@@ -44,8 +44,9 @@ def collect(ctx: CollectContext) -> list[Resource]:
             "multi_az_enabled": group.get("MultiAZ") == "enabled",
             "at_rest_encryption_enabled": group.get("AtRestEncryptionEnabled", False),
             "transit_encryption_enabled": group.get("TransitEncryptionEnabled", False),
-            # Whether a token is set; the token itself is write-only and never read back.
+            # The token is write-only: a live read knows only whether one is set, and says so without a value.
             "auth_token_enabled": group.get("AuthTokenEnabled", False),
+            "auth_token": "(set, write-only)" if group.get("AuthTokenEnabled") else None,
             "kms_key_id": group.get("KmsKeyId", ""),
             "port": primary.get("Port") or first.get("Port") or 6379,
             "primary_endpoint_address": primary.get("Address"),

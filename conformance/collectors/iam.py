@@ -108,6 +108,7 @@ def collect(ctx: CollectContext) -> list[Resource]:
         }
         out.append(resource("aws_iam_openid_connect_provider", with_tags(values, tags), "url"))
 
+    profiles: list[Resource] = []
     for profile in paginate(iam, "list_instance_profiles", "InstanceProfiles"):
         roles = [r["RoleName"] for r in profile.get("Roles", [])]
         if not any(r in role_names for r in roles):
@@ -119,5 +120,7 @@ def collect(ctx: CollectContext) -> list[Resource]:
             "path": profile.get("Path", "/"),
             "role": roles[0] if roles else "",
         }
-        out.append(resource("aws_iam_instance_profile", with_tags(values, tag_dict(profile.get("Tags"))), "name"))
-    return out
+        profiles.append(resource("aws_iam_instance_profile", with_tags(values, tag_dict(profile.get("Tags"))), "name"))
+    # A profile and its role usually share a name, which is both their Terraform ids: listed first, the profile is
+    # what an id lookup of that name finds (aws_instance.iam_instance_profile); roles are found by name anyway.
+    return profiles + out

@@ -74,6 +74,7 @@ def _instance(db: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
             "maintenance_window": db.get("PreferredMaintenanceWindow"),
             "iam_database_authentication_enabled": db.get("IAMDatabaseAuthenticationEnabled", False),
             "manage_master_user_password": bool(secret) or None,
+            "master_user_secret_kms_key_id": secret.get("KmsKeyId"),
             "master_user_secret": [
                 {
                     "kms_key_id": secret.get("KmsKeyId"),
@@ -89,6 +90,7 @@ def _instance(db: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
             "enabled_cloudwatch_logs_exports": db.get("EnabledCloudwatchLogsExports", []),
             "performance_insights_enabled": db.get("PerformanceInsightsEnabled", False),
             "performance_insights_kms_key_id": db.get("PerformanceInsightsKMSKeyId", ""),
+            "performance_insights_retention_period": db.get("PerformanceInsightsRetentionPeriod"),
             "monitoring_interval": db.get("MonitoringInterval", 0),
             "auto_minor_version_upgrade": db.get("AutoMinorVersionUpgrade"),
             "copy_tags_to_snapshot": db.get("CopyTagsToSnapshot", False),

@@ -29,7 +29,8 @@ def _get(call: Any, **kwargs: Any) -> dict[str, Any] | None:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # KMSMasterKeyID -> kms_master_key_id: acronyms stay one word.
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _block(value: Any) -> Any:

@@ -20,6 +20,7 @@ from conformance.shims import (
     eks_addons,
     elasticache_members,
     elasticache_parameter_groups,
+    rds_performance_insights,
     rds_resource_ids,
 )
 
@@ -51,6 +52,7 @@ SHIMS: tuple[Shim, ...] = (
     Shim("instant-acm-validation", "ACM DNS validation waits 60 s before ISSUED", _instant_transitions),
     Shim("docdb-engine", docdb.GAP, docdb.apply),
     Shim("rds-unique-resource-ids", rds_resource_ids.GAP, rds_resource_ids.apply),
+    Shim("rds-performance-insights", rds_performance_insights.GAP, rds_performance_insights.apply),
     Shim("elasticache-member-clusters", elasticache_members.GAP, elasticache_members.apply),
     Shim("elasticache-parameter-groups", elasticache_parameter_groups.GAP, elasticache_parameter_groups.apply),
     Shim("eks-addons-identity-providers", eks_addons.GAP, eks_addons.apply),

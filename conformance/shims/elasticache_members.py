@@ -71,12 +71,12 @@ def apply() -> None:
                 )
                 # moto keeps these on the cluster but does not answer them: the provider and collectors read them.
                 if kwargs.get("cache_parameter_group_name"):
-                    cluster.cache_parameter_group = {
+                    cluster.cache_parameter_group = {  # type: ignore[attr-defined]
                         "CacheParameterGroupName": kwargs["cache_parameter_group_name"],
                         "ParameterApplyStatus": "in-sync",
                         "CacheNodeIdsToReboot": [],
                     }
-                cluster.security_groups = [
+                cluster.security_groups = [  # type: ignore[attr-defined]
                     {"SecurityGroupId": g, "Status": "active"} for g in kwargs.get("security_group_ids") or []
                 ]
                 self.cache_clusters[cluster_id] = cluster

@@ -17,7 +17,7 @@ MOTO_CONSTANT = "db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U"
 
 
 def new_resource_id() -> str:
-    return "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))  # noqa: S311 - an id
+    return "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
 
 
 def apply() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from conformance import emulator as emu
-from conformance.collectors import CollectContext, collect_all, service_of
+from conformance.collectors import SERVICES, CollectContext, collect_all, service_of
 from conformance.facts import Facts
 from conformance.live import to_facts, with_terraform_addresses
 from conformance.outcomes import CheckError
@@ -117,7 +117,7 @@ class LocalStackTarget(Target):
             self._write_marker(marker)
         # The moto this run started is moto by construction; anything else is asked.
         self.engine = emu.MOTO if started.process is not None else emu.detect_engine(self.endpoint)
-        self.unserved = emu.unavailable_services(self.engine, self.endpoint)
+        self.unserved = emu.unavailable_services(self.engine, self.endpoint, tuple(SERVICES))
         self.context.progress(f"emulator engine at {self.endpoint}: {self.engine}")
 
     def prepare(self) -> None:
@@ -147,7 +147,7 @@ class LocalStackTarget(Target):
     def _apply(self, runner: TerraformRunner) -> dict[str, Any]:
         env = self.context.environment
         try:
-            return runner.apply(env, self.endpoint)
+            return runner.apply(env, self.endpoint, plan_first=bool(self.unserved))
         except TerraformMissing:
             raise
         except CheckError as exc:
@@ -267,5 +267,5 @@ def attach(target: LocalStackTarget) -> bool:
     if not target.state:
         return False
     target.engine = emu.detect_engine(target.endpoint)
-    target.unserved = emu.unavailable_services(target.engine, target.endpoint)
+    target.unserved = emu.unavailable_services(target.engine, target.endpoint, tuple(SERVICES))
     return True

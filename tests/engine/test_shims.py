@@ -313,7 +313,7 @@ def _two_instances(server: Emulator) -> list[str]:
             DBInstanceClass="db.t3.micro",
             Engine="postgres",
             MasterUsername="u",
-            MasterUserPassword="password-123",  # noqa: S106 - emulator only
+            MasterUserPassword="password-123",
         )["DBInstance"]
         ids.append(db["DbiResourceId"])
     return ids
@@ -345,3 +345,54 @@ def test_elasticache_members_carry_parameter_and_security_groups(shimmed: Emulat
     member = ec.describe_cache_clusters(CacheClusterId=group["MemberClusters"][0])["CacheClusters"][0]
     assert member["CacheParameterGroup"]["CacheParameterGroupName"] == "redis7-custom"
     assert [g["SecurityGroupId"] for g in member["SecurityGroups"]] == ["sg-12345678"]
+
+
+# ------------------------------------------------------------------------------------ instant-database-states
+
+
+def test_database_states_are_final_at_the_first_read(plain: Emulator) -> None:
+    """No shim needed: moto's RDS/DocumentDB answer "creating" once (to the create call itself), then the final
+    state. What an apply waits on databases is the provider's own fixed waiter delay, not the emulator."""
+    rds = client(plain, "rds")
+    created = rds.create_db_cluster(
+        DBClusterIdentifier="states",
+        Engine="aurora-postgresql",
+        MasterUsername="u",
+        MasterUserPassword="password-123",
+    )["DBCluster"]
+    assert created["Status"] == "creating"
+    assert rds.describe_db_clusters(DBClusterIdentifier="states")["DBClusters"][0]["Status"] == "available"
+
+
+# ------------------------------------------------------------------------------------ rds-performance-insights
+
+
+def _insights(server: Emulator, name: str) -> dict[str, Any]:
+    rds = client(server, "rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.medium",
+        Engine="postgres",
+        MasterUsername="u",
+        MasterUserPassword="password-123",
+        EnablePerformanceInsights=True,
+        PerformanceInsightsKMSKeyId="arn:aws:kms:us-east-1:123456789012:key/rds",
+        PerformanceInsightsRetentionPeriod=7,
+    )
+    db: dict[str, Any] = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    return db
+
+
+def test_performance_insights_gap_still_in_moto(plain: Emulator) -> None:
+    assert _insights(plain, "pi-gap").get("PerformanceInsightsEnabled") in (False, None)
+
+
+def test_performance_insights_shim(shimmed: Emulator) -> None:
+    db = _insights(shimmed, "pi")
+    assert db["PerformanceInsightsEnabled"] is True
+    assert db["PerformanceInsightsKMSKeyId"].endswith("key/rds")
+    client(shimmed, "rds").modify_db_instance(
+        DBInstanceIdentifier="pi", EnablePerformanceInsights=False, ApplyImmediately=True
+    )
+    after = client(shimmed, "rds").describe_db_instances(DBInstanceIdentifier="pi")["DBInstances"][0]
+    assert after["PerformanceInsightsEnabled"] is False
