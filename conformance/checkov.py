@@ -208,8 +208,10 @@ def read_folder(path: Path) -> tuple[int, list[Finding], str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     passed, findings, version = 0, [], ""
     for block in _results(data):
-        version = str(block.get("summary", {}).get("checkov_version", version))
-        passed += len(block["results"].get("passed_checks", []))
+        summary = block.get("summary", {})
+        version = str(summary.get("checkov_version", version))
+        # With --quiet checkov lists only failed checks; its summary still counts the passed ones.
+        passed += int(summary.get("passed", len(block["results"].get("passed_checks", []))))
         for check in block["results"].get("failed_checks", []):
             lines = check.get("file_line_range") or [0]
             findings.append(

@@ -20,8 +20,8 @@ def _checkov_json(folder: Path, name: str, failed: list[dict[str, object]], pass
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         "check_type": "terraform",
-        "results": {"passed_checks": [{}] * passed, "failed_checks": failed},
-        "summary": {"checkov_version": "3.2.0"},
+        "results": {"passed_checks": [], "failed_checks": failed},
+        "summary": {"checkov_version": "3.2.0", "passed": passed},
     }
     (folder / f"{name}.json").write_text(json.dumps(data))
 
