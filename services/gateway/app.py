@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import budget, metrics, problems
+from services.gateway.fastpath import CachedReadFastPath
 from services.gateway.routes import auth, cart, orders, products
 from services.gateway.runtime import Gateway
 from services.gateway.settings import GatewaySettings
@@ -35,6 +36,9 @@ class RequestContextMiddleware:
         self.app = app
         self.budget_s = budget_s
         self.tracer = trace.get_tracer("services.gateway")
+        # Labelled children cached: .labels() takes a lock and builds a key on every call otherwise.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,7 +48,8 @@ class RequestContextMiddleware:
         status = 500
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
                    if k in (b"traceparent", b"tracestate")}
-        ctx_token = otel_context.attach(propagate.extract(carrier))
+        # No incoming context (the usual case at the edge): nothing to extract or attach.
+        ctx_token = otel_context.attach(propagate.extract(carrier)) if carrier else None
         budget_token = budget.start(self.budget_s)
 
         async def send_wrapper(message: Message) -> None:
@@ -56,14 +61,26 @@ class RequestContextMiddleware:
         try:
             with self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER) as span:
                 await self.app(scope, receive, send_wrapper)
-                span.set_attribute("http.status_code", status)
+                if span.is_recording():
+                    span.set_attribute("http.status_code", status)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            metrics.HTTP_REQUESTS.labels(SERVICE, path, scope["method"], str(status)).inc()
-            metrics.HTTP_DURATION.labels(SERVICE, path, scope["method"]).observe(time.perf_counter() - start)
+            self._observe(path, scope["method"], status, time.perf_counter() - start)
             budget.reset(budget_token)
-            otel_context.detach(ctx_token)
+            if ctx_token is not None:
+                otel_context.detach(ctx_token)
+
+    def _observe(self, path: str, method: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((path, method, status))
+        if counter is None:
+            counter = self._counters[(path, method, status)] = metrics.HTTP_REQUESTS.labels(
+                SERVICE, path, method, str(status))
+        counter.inc()
+        timer = self._timers.get((path, method))
+        if timer is None:
+            timer = self._timers[(path, method)] = metrics.HTTP_DURATION.labels(SERVICE, path, method)
+        timer.observe(elapsed)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -100,6 +117,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Inner first: the fast path of the cached reads runs inside the budget/span/metrics middleware.
+    app.add_middleware(CachedReadFastPath)
     app.add_middleware(RequestContextMiddleware, budget_s=settings.request_timeout_s)
     app.add_exception_handler(RequestValidationError, problems.validation_handler)
     app.add_exception_handler(problems.ApiProblem, problems.problem_handler)

@@ -3,6 +3,11 @@
 Why: when catalog or Redis is down, every request would otherwise wait for a connect timeout before failing or
 falling back. An open breaker fails fast so fallbacks (stale cache, cache bypass) answer in microseconds, and a
 single half-open trial call detects recovery without a restart.
+
+The closed state is the hot path (every Redis and gRPC call passes here): ``allow`` and ``record_success`` read
+the state without the lock when the breaker is closed and has nothing to reset. A single attribute read is atomic
+under the GIL, and racing a concurrent trip is harmless: the call simply counts as having started just before it.
+Every state change still happens under the lock.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a call go through now? In half-open exactly one trial call is let through at a time."""
+        if self._state is State.CLOSED:
+            return True
         with self._lock:
             state = self._current()
             if state is State.CLOSED:
@@ -83,6 +90,8 @@ class CircuitBreaker:
             raise CircuitOpenError(self.name)
 
     def record_success(self) -> None:
+        if self._state is State.CLOSED and self._failures == 0 and not self._trial_in_flight:
+            return  # nothing to reset: the common case needs no lock
         with self._lock:
             self._failures = 0
             self._trial_in_flight = False
@@ -101,6 +110,8 @@ class CircuitBreaker:
 
     def release(self) -> None:
         """The call ended with an outcome that says nothing about the dependency's health (e.g. NOT_FOUND)."""
+        if self._state is State.CLOSED and not self._trial_in_flight:
+            return
         with self._lock:
             if self._state is State.HALF_OPEN:
                 # It answered: that is proof enough that it is reachable again.

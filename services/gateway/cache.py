@@ -1,19 +1,23 @@
 """Cache-aside for catalog reads in Redis: TTL jitter, single-flight, generation invalidation, stale fallback.
 
-Keys (all under the tenant's prefix, so cached pages never cross tenants):
-  ``t:<tenant>:cache:gen``            the tenant's cache generation; a catalog change event increments it;
-  ``t:<tenant>:cache:<kind>:<hash>``  a fresh entry ``{"g": <generation it was read under>, "b": <body>}``;
-  ``t:<tenant>:stale:<kind>:<hash>``  a long-lived copy, used only when catalog fails;
-  ``t:<tenant>:lock:<kind>:<hash>``   the single-flight lock (SET NX PX).
+Keys (all under the tenant's prefix ``{t:<tenant>}``, so cached pages never cross tenants; the braces are a Redis
+cluster hash tag that puts a tenant's cache and rate-limit keys in one slot, see ratelimit.py):
+  ``{t:<tenant>}:cache:gen``            the tenant's cache generation; a catalog change event increments it;
+  ``{t:<tenant>}:cache:<kind>:<hash>``  a fresh entry ``<generation it was read under>\n<body>``;
+  ``{t:<tenant>}:stale:<kind>:<hash>``  a long-lived copy, used only when catalog fails;
+  ``{t:<tenant>}:lock:<kind>:<hash>``   the single-flight lock (SET NX PX).
 An entry is fresh only if its generation equals the current one. The generation is read BEFORE fetching from
 catalog, so a fill that races with an invalidation is written under the old generation and is never served.
-One pipeline reads the generation and the entry (one round trip; no cross-slot command, so cluster mode works).
+The body is stored as the exact JSON bytes the client gets: a hit is returned as is, never parsed or re-encoded.
+One round trip reads the generation and the entry: usually the rate limiter's script (``prefetch``), else one
+pipeline (no cross-slot command, so cluster mode works).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -27,10 +31,39 @@ from redis.asyncio import Redis
 
 from services.gateway import metrics
 from services.gateway.backends import DependencyFailure
+from services.gateway.ratelimit import Prefetched, tenant_tag
 from services.gateway.store import RedisDown, Store
 
 log = logging.getLogger(__name__)
 Fetch = Callable[[], Awaitable[bytes]]
+# The generation and entry the rate limiter's script already read for this request (see ratelimit.GATE_LUA).
+# Consumed by the first matching read; a read of any other key (another tenant, kind or digest) ignores it.
+_prefetched: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar("gateway_cache_prefetch",
+                                                                               default=None)
+
+
+def prefetch(values: Prefetched | None) -> None:
+    """Hand the cache what the gate read, for the current request's context only."""
+    _prefetched.set(values)
+
+
+def cache_keys(tenant: str, kind: str, digest: str) -> tuple[str, str]:
+    """(generation key, fresh entry key) of one cached read."""
+    tag = tenant_tag(tenant)
+    return f"{tag}:cache:gen", f"{tag}:cache:{kind}:{digest}"
+
+
+def _decode_entry(raw_entry: bytes | None, current: int) -> bytes | None:
+    """The body of an entry filled under generation ``current``; None for another generation or a bad entry."""
+    if raw_entry is None:
+        return None
+    generation, sep, body = raw_entry.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        return body if int(generation) == current else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -81,8 +114,8 @@ class CatalogCache:
             del self._inflight[key]
 
     async def _get(self, tenant: str, kind: str, digest: str, fetch: Fetch) -> CacheResult:
-        gen_key = f"t:{tenant}:cache:gen"
-        fresh_key = f"t:{tenant}:cache:{kind}:{digest}"
+        gen_key, fresh_key = cache_keys(tenant, kind, digest)
+        tag = tenant_tag(tenant)
         try:
             generation, entry = await self._read(gen_key, fresh_key)
         except RedisDown:
@@ -91,7 +124,7 @@ class CatalogCache:
         if entry is not None:
             metrics.CACHE.labels("hit").inc()
             return CacheResult(entry, "HIT")
-        lock_key = f"t:{tenant}:lock:{kind}:{digest}"
+        lock_key = f"{tag}:lock:{kind}:{digest}"
         token = uuid.uuid4().hex
         try:
             got_lock = await self.store.run(
@@ -112,7 +145,7 @@ class CatalogCache:
                 if entry is not None:
                     metrics.CACHE.labels("coalesced").inc()
                     return CacheResult(entry, "HIT")
-        stale_key = f"t:{tenant}:stale:{kind}:{digest}"
+        stale_key = f"{tag}:stale:{kind}:{digest}"
         try:
             body = await self._fetch(fetch)
         except DependencyFailure:
@@ -133,28 +166,28 @@ class CatalogCache:
         return await fetch()
 
     async def _read(self, gen_key: str, fresh_key: str, generation: int | None = None) -> tuple[int, bytes | None]:
-        async def op(r: Redis) -> list[Any]:
-            pipe = r.pipeline(transaction=False)
-            pipe.get(gen_key)
-            pipe.get(fresh_key)
-            return list(await pipe.execute())
+        ahead = _prefetched.get()
+        if ahead is not None and generation is None and ahead[0] == gen_key and ahead[1] == fresh_key:
+            _prefetched.set(None)  # one use: a later read (single-flight wait) must see Redis's current state
+            raw_gen, raw_entry = ahead[2], ahead[3]
+        else:
+            async def op(r: Redis) -> list[Any]:
+                pipe = r.pipeline(transaction=False)
+                pipe.get(gen_key)
+                pipe.get(fresh_key)
+                return list(await pipe.execute())
 
-        raw_gen, raw_entry = await self.store.run(op)
-        current = int(raw_gen or 0)
+            raw_gen, raw_entry = await self.store.run(op)
+        try:
+            current = int(raw_gen or 0)
+        except ValueError:
+            current = 0
         if generation is not None and generation != current:
             return current, None
-        if raw_entry is None:
-            return current, None
-        try:
-            entry = json.loads(raw_entry)
-            if int(entry["g"]) != current:
-                return current, None
-            return current, str(entry["b"]).encode()
-        except (ValueError, KeyError, TypeError):
-            return current, None
+        return current, _decode_entry(raw_entry, current)
 
     async def _fill(self, fresh_key: str, stale_key: str, generation: int, body: bytes) -> None:
-        entry = json.dumps({"g": generation, "b": body.decode()})
+        entry = str(generation).encode() + b"\n" + body
 
         async def op(r: Redis) -> None:
             pipe = r.pipeline(transaction=False)
@@ -180,4 +213,4 @@ class CatalogCache:
 
     async def invalidate_tenant(self, tenant: str) -> None:
         """Every cached catalog read of ``tenant`` becomes a miss (stale copies stay for outages)."""
-        await self.store.run(lambda r: r.incr(f"t:{tenant}:cache:gen"))
+        await self.store.run(lambda r: r.incr(f"{tenant_tag(tenant)}:cache:gen"))

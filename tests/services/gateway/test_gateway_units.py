@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.gateway.backends import DependencyFailure
 from services.gateway.breaker import CircuitBreaker, CircuitOpenError, State
-from services.gateway.cache import CatalogCache
+from services.gateway.cache import CatalogCache, cache_keys, prefetch
 from services.gateway.ratelimit import RateLimiter, TokenBucket
 from services.gateway.store import Store
 from services.gateway.tokens import AUDIENCE, ISSUER, JwksCache, TokenRejected, TokenVerifier
@@ -124,6 +124,28 @@ def test_limiter_fails_open_without_redis() -> None:
         return all(d.allowed for d in decisions)
 
     assert run(scenario)
+
+
+def test_gate_takes_both_buckets_and_reads_the_cache_in_one_call(redis_server: RedisServer) -> None:
+    async def scenario() -> tuple[bool, str, bytes, bool, bool]:
+        store = _store(redis_server)
+        limiter = RateLimiter(store, client_rate=0.001, client_burst=1, tenant_rate=1000, tenant_burst=1000)
+        cache = CatalogCache(store, ttl_s=30, stale_ttl_s=60)
+        tenant = f"sf-{uuid.uuid4().hex[:6]}"
+
+        async def fetch() -> bytes:
+            return b'{"v": 1}'
+
+        await cache.get(tenant, "list", "k", fetch)  # a miss fills the entry
+        decision, ahead = await limiter.gate(tenant, "c1", cache_keys(tenant, "list", "k"))
+        refused, nothing = await limiter.gate(tenant, "c1", cache_keys(tenant, "list", "k"))
+        await store.close()
+        store.client = None  # from here any Redis access is RedisDown (a BYPASS): the hit must come from the gate
+        prefetch(ahead)
+        hit = await cache.get(tenant, "list", "k", fetch)
+        return decision.allowed, hit.outcome, hit.body, refused.allowed, nothing is None
+
+    assert run(scenario) == (True, "HIT", b'{"v": 1}', False, True)
 
 
 # -- cache single flight -------------------------------------------------------------------------------------
