@@ -119,6 +119,10 @@ class OrdersService:
     # --- PlaceOrder ----------------------------------------------------------------------------------------
 
     def place_order(self, caller: Caller, cmd: PlaceOrderCommand) -> Order:
+        return self.place(caller, cmd)[0]
+
+    def place(self, caller: Caller, cmd: PlaceOrderCommand) -> tuple[Order, bool]:
+        """PlaceOrder; the flag says whether the order already existed (the key was replayed with this request)."""
         user = caller.effective_user(cmd.user_id)
         if not user:
             raise InvalidArgument("user_id is required to place an order")
@@ -137,7 +141,7 @@ class OrdersService:
                 if existing.request_fingerprint != fingerprint:
                     raise IdempotencyConflict("idempotency_key was already used for a different order; use a new key")
                 if existing.placement == Placement.PLACED:
-                    return self._finish(existing)
+                    return self._finish(existing), True
                 if existing.updated_at < self.clock() - self.claim_ttl:
                     self._abandon_claim(existing)
                     continue
@@ -150,7 +154,7 @@ class OrdersService:
                 self.repo.insert_claim(order)
             except IdempotencyKeyTaken:
                 continue  # a concurrent request with the same key won: return its order
-            return self._reserve_and_place(order)
+            return self._reserve_and_place(order), False
 
     def _new_order(
         self,
@@ -230,7 +234,9 @@ class OrdersService:
                 self._cancel_lost_reservation(order)
                 refreshed = self.repo.get(order.tenant_id, order.order_id)
                 return refreshed or order
-            self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.COMMITTED, self.clock())
+            # COMMITTED and the audit flush in one conditional update (see MongoOrderRepository.mark_committed).
+            self.repo.mark_committed(order)
+            return order
         self.repo.flush_audit(order)
         return order
 

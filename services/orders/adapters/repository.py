@@ -12,6 +12,11 @@ Collections (database ``orders``):
 Every query carries ``tenant_id`` except the recovery sweep, a system job that by definition works across
 tenants (it then addresses each order by tenant_id + _id).
 
+Equality filters on indexed fields are written ``{"field": {"$eq": v}}``: the same query as ``{"field": v}`` for
+MongoDB and DocumentDB, but nx-27017 (neosqlite) translates the short form into ``json_extract(...) = v OR EXISTS
+(array match)``, which SQLite cannot serve from the expression index, so every idempotency lookup scanned the
+whole orders collection (the cost grew with every order placed); the ``$eq`` form is an index search there.
+
 No multi-document transactions (nx-27017 cannot run them concurrently; DocumentDB limits them): the audit
 record is first written into the order document itself (``audit_outbox``) by the same atomic conditional
 update that changes the order, then copied into ``order_audit`` under a deterministic id and removed from
@@ -201,16 +206,18 @@ class MongoOrderRepository:
         return order_from_doc(d) if d else None
 
     def get_by_idempotency_key(self, tenant_id: str, user_id: str, key: str) -> Order | None:
-        d = self._orders.find_one({"tenant_id": tenant_id, "user_id": user_id, "idempotency_key": key})
+        d = self._orders.find_one(
+            {"tenant_id": {"$eq": tenant_id}, "user_id": {"$eq": user_id}, "idempotency_key": {"$eq": key}}
+        )
         return order_from_doc(d) if d else None
 
     def list_for_user(
         self, tenant_id: str, user_id: str, page_size: int, cursor: tuple[datetime, str] | None
     ) -> tuple[list[Order], tuple[datetime, str] | None]:
         query: dict[str, Any] = {
-            "tenant_id": tenant_id,
-            "user_id": user_id,
-            "placement": Placement.PLACED.value,
+            "tenant_id": {"$eq": tenant_id},
+            "user_id": {"$eq": user_id},
+            "placement": {"$eq": Placement.PLACED.value},
         }
         if cursor is not None:
             created, oid = cursor
@@ -294,10 +301,39 @@ class MongoOrderRepository:
             return True
         return False
 
-    def flush_audit(self, order: Order) -> None:
-        """Copy outbox entries to the audit collection (idempotent), then empty the outbox if unchanged."""
+    def mark_committed(self, order: Order) -> bool:
+        """RESERVED -> COMMITTED after catalog committed the stock, with the audit outbox flushed on the way.
+
+        The outbox entries are copied first, then ONE conditional update records COMMITTED and empties the outbox
+        (two store round trips instead of three: the placement path's last writes). The update's condition is
+        both guards at once: still RESERVED and still the version whose outbox was copied. If the order changed
+        in between (a concurrent cancel), each guard is applied on its own, as before.
+        """
         if not order.pending_audit:
-            return
+            return self.set_reservation_state(
+                order, ReservationState.RESERVED, ReservationState.COMMITTED, order.updated_at
+            )
+        self._copy_audit(order)
+        res = self._orders.update_one(
+            {
+                "_id": order.order_id,
+                "tenant_id": order.tenant_id,
+                "reservation_state": ReservationState.RESERVED.value,
+                "version": order.version,
+            },
+            {"$set": {"reservation_state": ReservationState.COMMITTED.value, "audit_outbox": []}},
+        )
+        if res.matched_count == 1:
+            order.reservation_state = ReservationState.COMMITTED
+            order.pending_audit = []
+            return True
+        committed = self.set_reservation_state(
+            order, ReservationState.RESERVED, ReservationState.COMMITTED, order.updated_at
+        )
+        self.flush_audit(order)
+        return committed
+
+    def _copy_audit(self, order: Order) -> None:
         docs = [_audit_to_doc(r) for r in order.pending_audit]
         try:
             self._audit.insert_many(docs, ordered=False)
@@ -305,6 +341,12 @@ class MongoOrderRepository:
             # Duplicate ids mean an earlier flush already copied them: that is the idempotency we want.
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
+
+    def flush_audit(self, order: Order) -> None:
+        """Copy outbox entries to the audit collection (idempotent), then empty the outbox if unchanged."""
+        if not order.pending_audit:
+            return
+        self._copy_audit(order)
         self._orders.update_one(
             {"_id": order.order_id, "tenant_id": order.tenant_id, "version": order.version},
             {"$set": {"audit_outbox": []}},
@@ -317,21 +359,22 @@ class MongoOrderRepository:
 
     # recovery (system, cross-tenant by design)
     def stale_claims(self, older_than: datetime) -> Iterator[Order]:
-        for d in self._orders.find({"placement": Placement.RESERVING.value, "updated_at": {"$lt": to_ms(older_than)}}):
+        query = {"placement": {"$eq": Placement.RESERVING.value}, "updated_at": {"$lt": to_ms(older_than)}}
+        for d in self._orders.find(query):
             yield order_from_doc(d)
 
     def uncommitted(self, older_than: datetime) -> Iterator[Order]:
         for d in self._orders.find(
             {
-                "placement": Placement.PLACED.value,
-                "reservation_state": ReservationState.RESERVED.value,
+                "placement": {"$eq": Placement.PLACED.value},
+                "reservation_state": {"$eq": ReservationState.RESERVED.value},
                 "updated_at": {"$lt": to_ms(older_than)},
             }
         ):
             yield order_from_doc(d)
 
     def with_unflushed_audit(self, limit: int = 100) -> Iterator[Order]:
-        query = {"placement": Placement.PLACED.value, "audit_outbox": {"$ne": []}}
+        query = {"placement": {"$eq": Placement.PLACED.value}, "audit_outbox": {"$ne": []}}
         for d in self._orders.find(query).limit(limit):
             yield order_from_doc(d)
 
