@@ -7,6 +7,7 @@ transport's. Every call passes through the dependency's circuit breaker.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -43,6 +44,18 @@ _STUBS: dict[str, Any] = {
     "users": users_pb2_grpc.UsersServiceStub,
     "orders": orders_pb2_grpc.OrdersServiceStub,
 }
+
+
+# When set (collect_trailers), successful calls of this request append their trailing metadata here.
+_trailers: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar("gateway_trailers",
+                                                                                          default=None)
+
+
+def collect_trailers() -> list[tuple[str, str]]:
+    """Start collecting the trailing metadata of the current request's backend calls (e.g. orders' replay flag)."""
+    sink: list[tuple[str, str]] = []
+    _trailers.set(sink)
+    return sink
 
 
 class DependencyFailure(ApiProblem):
@@ -92,7 +105,11 @@ class Backend:
             raise DependencyFailure(p.status, p.kind, p.title, p.detail, headers=p.headers,
                                     extra={**p.extra, "grpc_code": "CIRCUIT_OPEN"}) from None
         try:
-            response = await getattr(self.stub, method)(request, metadata=tuple(md), timeout=timeout)
+            call = getattr(self.stub, method)(request, metadata=tuple(md), timeout=timeout)
+            response = await call
+            sink = _trailers.get()
+            if sink is not None:
+                sink.extend((str(k), str(v)) for k, v in (await call.trailing_metadata() or ()))
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             metrics.BACKEND_CALLS.labels(self.name, method, code.name).inc()

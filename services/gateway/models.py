@@ -73,8 +73,23 @@ class Address(Strict):
     country: str = Field(pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2")
 
 
+class CheckoutItem(Strict):
+    product_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    quantity: int = Field(ge=1, le=99)
+
+
 class CheckoutIn(Strict):
     shipping_address: Address
+    items: list[CheckoutItem] | None = Field(
+        None,
+        min_length=1,
+        max_length=50,
+        description=(
+            "the lines to order instead of the cart (which is then left untouched); prices always come from the "
+            "catalogue. Works while the cart store (Redis) is down. A product listed twice is ordered once with "
+            "the quantities added (at most 99)."
+        ),
+    )
 
 
 class OrderItem(BaseModel):

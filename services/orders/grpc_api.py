@@ -38,6 +38,8 @@ _CODES: dict[type[dom.OrderError], grpc.StatusCode] = {
 }
 _STATUS_TO_PB = {s: orders_pb2.OrderStatus.Value(s.value) for s in OrderStatus}
 _ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+# Trailing metadata of PlaceOrder when the idempotency key was already used with the same request.
+REPLAYED_METADATA = "x-idempotent-replayed"
 
 
 def status_code_for(exc: dom.OrderError) -> grpc.StatusCode:
@@ -130,7 +132,12 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
                 currency=request.currency,
                 shipping_address={f: getattr(request.shipping_address, f) for f in _ADDRESS_FIELDS},
             )
-            return order_to_pb(self.service.place_order(self._caller(context), cmd))
+            order, replayed = self.service.place(self._caller(context), cmd)
+            if replayed:
+                # Lets a caller without its own idempotency record (the gateway while Redis is down) answer
+                # "already placed" (200) instead of "created" (201).
+                context.set_trailing_metadata(((REPLAYED_METADATA, "true"),))
+            return order_to_pb(order)
 
         return _run(call)
 

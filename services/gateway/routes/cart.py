@@ -4,6 +4,11 @@ The owner is the signed-in user (``u:<sub>``) or, for guests, the ``X-Session-Id
 (``s:<id>``); signing in merges the guest cart into the user's. Checkout requires a user and an
 ``Idempotency-Key``: the key is recorded with a fingerprint of the cart, so a repeated submit returns the same
 order and the same key with a different cart is refused with 409 (orders enforces the same rule server-side).
+
+Checkout may also name its lines in the body (``items``) instead of using the cart: that path needs no Redis, so
+buying still works while the cart store is down. Without Redis there is no gateway idempotency record; orders'
+own rule (same user + key + request -> the same order, another request -> ALREADY_EXISTS) answers instead, and
+orders flags a replay in its trailing metadata so the answer is still 200 "replayed" rather than 201.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
 
 from services.gateway import models
-from services.gateway.backends import Backend, DependencyFailure
+from services.gateway.backends import Backend, DependencyFailure, collect_trailers
 from services.gateway.deps import Gw, OptionalPrincipal, RequiredPrincipal, Tenant, rate_limited
 from services.gateway.problems import ApiProblem, invalid, unavailable
 from services.gateway.routes.products import cached_product
@@ -30,6 +35,7 @@ from services.gateway.tokens import Principal
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2
 
+REPLAYED_METADATA = "x-idempotent-replayed"  # services/orders/grpc_api.py REPLAYED_METADATA
 router = APIRouter(prefix="/v1", tags=["cart"], dependencies=[Depends(rate_limited)])
 MAX_LINES = 50
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -204,7 +210,7 @@ CHECKOUT_DOWN = (
     tags=["orders"],
     responses={
         200: {"description": "the order already placed with this Idempotency-Key"},
-        409: {"description": "Idempotency-Key reused for another cart, or not enough stock"},
+        409: {"description": "Idempotency-Key reused for another cart or items, or not enough stock"},
         503: {"description": "a dependency is down; nothing was charged twice, retry with the same key"},
     },
 )
@@ -221,17 +227,20 @@ async def checkout(
     ],
 ) -> JSONResponse:
     key = f"t:{tenant}:cart:u:{principal.user_id}"
-    items = await read_cart(gw, key)
+    from_body = body.items is not None
+    items = _body_items(body.items) if body.items is not None else await read_cart(gw, key)
     idem_key = f"t:{tenant}:idem:{principal.user_id}:{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}"
     try:
         record_raw = await gw.store.run(lambda r: r.get(idem_key))
     except RedisDown:
-        raise _cart_down() from None
+        if not from_body:
+            raise _cart_down() from None
+        record_raw = None  # orders' own idempotency decides (see the module docstring)
     md = Backend.metadata(tenant, [("x-user-id", principal.user_id), ("x-user-role", principal.role)])
     fingerprint = _fingerprint(items, body.shipping_address)
     if record_raw is not None:
         record = json.loads(record_raw)
-        if items and record.get("fp") != fingerprint:
+        if (items or from_body) and record.get("fp") != fingerprint:
             raise ApiProblem(409, "idempotency-conflict", "Conflict",
                              "this Idempotency-Key was already used for a different cart or address")
         order = await gw.orders.read(
@@ -261,6 +270,7 @@ async def checkout(
             postal_code=a.postal_code, country=a.country,
         ),
     )
+    trailers = collect_trailers()
     try:
         order = await gw.orders.write("PlaceOrder", place, md)
     except DependencyFailure as exc:
@@ -271,16 +281,37 @@ async def checkout(
     except ApiProblem as exc:
         if exc.status == 409 and "stock" in exc.detail.lower():
             exc.kind, exc.title = "out-of-stock", "Not enough stock"
+        elif exc.status == 409 and "idempotency_key" in exc.detail:
+            # orders' ALREADY_EXISTS: the key was used for another request (no gateway record to say so first).
+            exc.kind = "idempotency-conflict"
+            exc.detail = "this Idempotency-Key was already used for a different cart or address"
         raise
     record = json.dumps({"order_id": order.id, "fp": fingerprint})
 
     async def finish(r: Redis) -> None:
         pipe = r.pipeline(transaction=True)
         pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
-        pipe.delete(key)
+        if not from_body:
+            pipe.delete(key)  # the cart became this order; lines sent in the body leave the cart alone
         await pipe.execute()
 
     # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
     with contextlib.suppress(RedisDown):
         await gw.store.run(finish)
+    if (REPLAYED_METADATA, "true") in trailers:
+        return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
+
+
+def _body_items(lines: list[models.CheckoutItem]) -> dict[str, int]:
+    """The body's lines in the cart's shape (canonical ids, one entry per product), so both fingerprint alike."""
+    items: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        try:
+            pid = str(uuid.UUID(line.product_id))
+        except ValueError:
+            raise invalid(f"body.items.{i}.product_id", "must be a UUID") from None
+        items[pid] = items.get(pid, 0) + line.quantity
+        if items[pid] > 99:
+            raise invalid(f"body.items.{i}.quantity", "at most 99 units of one product per order")
+    return items

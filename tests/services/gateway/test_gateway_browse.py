@@ -67,3 +67,64 @@ def test_cart_and_checkout_idempotency(gateway: GatewayServer, stack: Stack) -> 
         history = c.get("/v1/orders", headers=h).json()
         assert [o["id"] for o in history["items"]] == [order["id"]]
         assert c.get(f"/v1/orders/{order['id']}", headers=h).json()["id"] == order["id"]
+
+
+def test_checkout_with_items_in_the_body_leaves_the_cart_and_keeps_idempotency(
+    gateway: GatewayServer, stack: Stack
+) -> None:
+    with gateway.client("shop-a") as c:
+        h = {"Authorization": f"Bearer {register(c)['access_token']}"}
+        first_pid, second_pid = stack.product_ids["shop-a"][:2]
+        assert c.post("/v1/cart/items", json={"product_id": second_pid, "quantity": 1}, headers=h).status_code == 200
+        # The same product twice is one line with the quantities added, as in the cart.
+        lines = [{"product_id": first_pid, "quantity": 1}, {"product_id": first_pid.upper(), "quantity": 2}]
+        body = {"shipping_address": ADDRESS, "items": lines}
+        key = {"Idempotency-Key": "items-" + uuid.uuid4().hex}
+        first = c.post("/v1/checkout", json=body, headers={**h, **key})
+        assert first.status_code == 201, first.text
+        assert [(i["product_id"], i["quantity"]) for i in first.json()["items"]] == [(first_pid, 3)]
+        assert [ln["product_id"] for ln in c.get("/v1/cart", headers=h).json()["items"]] == [second_pid]
+        # Same key, same lines (spelled as one): the same order.
+        same = {"shipping_address": ADDRESS, "items": [{"product_id": first_pid, "quantity": 3}]}
+        again = c.post("/v1/checkout", json=same, headers={**h, **key})
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"]
+        other = {"shipping_address": ADDRESS, "items": [{"product_id": second_pid, "quantity": 1}]}
+        assert c.post("/v1/checkout", json=other, headers={**h, **key}).status_code == 409
+        bad = c.post("/v1/checkout", json={**body, "items": []}, headers={**h, "Idempotency-Key": "x" * 12})
+        assert bad.status_code == 422
+        assert bad.json()["field"].startswith("body.items")
+        over = [{"product_id": first_pid, "quantity": 60}, {"product_id": first_pid, "quantity": 60}]
+        r = c.post("/v1/checkout", json={**body, "items": over}, headers={**h, "Idempotency-Key": "y" * 12})
+        assert r.status_code == 422
+        assert r.json()["field"] == "body.items.1.quantity"
+
+
+def test_cached_reads_fast_path_matches_the_route(gateway: GatewayServer, stack: Stack) -> None:
+    """Plain list/detail reads are answered before FastAPI (fastpath.py); unusual ones by the route: same answers."""
+    with gateway.client("shop-a") as c:
+        plain = c.get("/v1/products", params={"limit": 3})
+        assert plain.status_code == 200
+        assert plain.headers["content-type"] == "application/json"
+        assert plain.headers["x-cache"] in {"MISS", "HIT"}
+        # "limit=03" is valid but not canonical: FastAPI serves it, from the same cache entry.
+        routed = c.get("/v1/products?limit=03")
+        assert routed.json() == plain.json()
+        assert routed.headers["x-cache"] == "HIT"
+        pid = plain.json()["items"][0]["id"]
+        detail = c.get(f"/v1/products/{pid}")
+        assert detail.status_code == 200
+        assert c.get(f"/v1/products/{pid.upper()}").json() == detail.json()
+        for query in ("limit=0", "limit=101", "limit=", "cursor=%24", "limit=2&limit=3"):
+            r = c.get(f"/v1/products?{query}")
+            if query == "limit=2&limit=3":
+                assert r.status_code == 200  # FastAPI takes the last value
+                assert len(r.json()["items"]) == 3
+                continue
+            assert r.status_code == 422, query
+            assert r.headers["content-type"].startswith("application/problem+json")
+        assert c.get("/v1/products", headers={"X-Tenant": "Not A Tenant"}).status_code == 422
+        assert c.get("/v1/products", headers={"X-Tenant": "x" * 40}).status_code == 422
+        metrics = c.get("/metrics").text
+        assert 'route="/v1/products"' in metrics
+        assert 'route="/v1/products/{product_id}"' in metrics

@@ -139,3 +139,37 @@ def test_health_readiness_metrics(gateway: GatewayServer) -> None:
         metrics = c.get("/metrics").text
         assert "shop_http_requests_total" in metrics
         assert "shop_gateway_cache_total" in metrics
+
+
+def test_redis_down_checkout_with_items_in_the_body(
+    stack: Stack, redis_server_factory: Callable[[], RedisServer]
+) -> None:
+    """Without Redis (no cart, no gateway idempotency record) buying still works with the lines in the body;
+    orders' own idempotency keeps "same key + same body -> same order, other body -> 409"."""
+    redis = redis_server_factory()
+    server = GatewayServer(stack.gateway_settings(redis_url=redis.url))
+    try:
+        with server.client("shop-a") as c:
+            auth = {"Authorization": f"Bearer {register(c)['access_token']}"}
+            first_pid, second_pid = stack.product_ids["shop-a"][:2]
+            body = {"shipping_address": ADDRESS, "items": [{"product_id": first_pid, "quantity": 2}]}
+            redis.stop()
+            key = {"Idempotency-Key": "body-" + uuid.uuid4().hex}
+            # The cart flow has nothing to order from.
+            cart_flow = c.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers={**auth, **key})
+            assert cart_flow.status_code == 503
+            placed = c.post("/v1/checkout", json=body, headers={**auth, **key})
+            assert placed.status_code == 201, placed.text
+            order = placed.json()
+            assert [(i["product_id"], i["quantity"]) for i in order["items"]] == [(first_pid, 2)]
+            again = c.post("/v1/checkout", json=body, headers={**auth, **key})
+            assert again.status_code == 200, again.text
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json()["id"] == order["id"]
+            other = {**body, "items": [{"product_id": second_pid, "quantity": 1}]}
+            conflict = c.post("/v1/checkout", json=other, headers={**auth, **key})
+            assert conflict.status_code == 409, conflict.text
+            assert conflict.json()["type"].endswith("/idempotency-conflict")
+            assert [o["id"] for o in c.get("/v1/orders", headers=auth).json()["items"]] == [order["id"]]
+    finally:
+        server.stop()
