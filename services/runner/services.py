@@ -30,24 +30,52 @@ def available(name: str) -> bool:
         return False
 
 
+# Set by the runner for every service: where it listens, where its dependencies and secrets are. A caller's value
+# for one of these would break the wiring, so it is never passed through (the runner's value wins).
+RUNNER_OWNED = frozenset(
+    {"SHOP_ENV", "SHOP_GRPC_HOST", "SHOP_GRPC_PORT", "SHOP_HTTP_PORT", "SHOP_HTTP_HOST", "SHOP_SECRETS_DIR",
+     "SHOP_MONGO_URL", "SHOP_MONGO_DATABASE", "SHOP_REDIS_URL", "SHOP_DATABASE_URL", "SHOP_CATALOG_ADDR",
+     "SHOP_USERS_ADDR", "SHOP_ORDERS_ADDR", "SHOP_GATEWAY_URL"}
+)
+
+
+def caller_overrides(name: str, environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """Settings the caller passes to the services through its environment (docs: services/runner README).
+
+    ``SHOP_<SETTING>=v`` goes to every service (each ignores the settings it does not know), and
+    ``SHOP_<SERVICE>__<SETTING>=v`` (double underscore) only to that service and over the former, e.g.
+    ``SHOP_GATEWAY__RATE_CLIENT_PER_S=1000 shopctl up``. Wiring variables (RUNNER_OWNED) are never taken.
+    """
+    shared: dict[str, str] = {}
+    own: dict[str, str] = {}
+    prefix = f"SHOP_{name.upper()}__"
+    for key, value in environ.items():
+        if not key.startswith("SHOP_"):
+            continue
+        if "__" in key:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                own["SHOP_" + key[len(prefix):]] = value
+            continue  # another service's override
+        shared[key] = value
+    merged = {**shared, **own}
+    return {k: v for k, v in merged.items() if k not in RUNNER_OWNED}
+
+
 def service_env(cfg: RunnerConfig, name: str, port: int, metrics_port: int, addrs: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
-    env.update(
-        {
-            "PYTHONUNBUFFERED": "1",
-            "SHOP_ENV": cfg.env_name,
-            "SHOP_LOG_LEVEL": cfg.log_level,
-            "SHOP_OTEL_EXPORTER": "none",
-            "SHOP_GRPC_HOST": "127.0.0.1",
-            "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name),
-        }
-    )
+    # Defaults a caller may override (log level, tracing, the local tenant and proxy settings) ...
+    env.update({"PYTHONUNBUFFERED": "1", "SHOP_LOG_LEVEL": cfg.log_level, "SHOP_OTEL_EXPORTER": "none"})
     if name in ("gateway", "frontend"):
         # Locally the storefront is 127.0.0.1 with no host name to map: serve the demo tenant by default.
         env["SHOP_DEFAULT_TENANT"] = cfg.demo_tenant
     if name == "gateway":
         # The frontend appends the shopper's address to X-Forwarded-For; rate limits then apply per shopper.
         env["SHOP_TRUSTED_PROXY_HOPS"] = "1"
+    # ... with the caller's SHOP_* settings (e.g. rate limits for a benchmark) ...
+    env.update(caller_overrides(name, os.environ))
+    # ... and the wiring, which only the runner decides.
+    env.update({"SHOP_ENV": cfg.env_name, "SHOP_GRPC_HOST": "127.0.0.1",
+                "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name)})
     if name in GRPC_SERVICES:
         env["SHOP_GRPC_PORT"] = str(port)
         env["SHOP_HTTP_PORT"] = str(metrics_port)  # the /metrics endpoint of a gRPC service

@@ -100,3 +100,26 @@ def test_down_without_state_is_a_no_op(tmp_path: Path) -> None:
     report = down(RunnerConfig(root=tmp_path))
     assert report.clean
     assert report.stopped == {}
+
+
+def test_caller_settings_reach_the_services_but_never_the_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_RATE_LIMIT", "false")
+    monkeypatch.setenv("SHOP_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("SHOP_GATEWAY__RATE_CLIENT_PER_S", "1000")
+    monkeypatch.setenv("SHOP_ORDERS__ORDERS_CLAIM_TTL_S", "60")
+    monkeypatch.setenv("SHOP_HTTP_PORT", "1")  # wiring: ignored
+    monkeypatch.setenv("SHOP_GATEWAY__REDIS_URL", "redis://elsewhere:1/0")  # wiring: ignored
+    cfg = RunnerConfig(root=Path("/nonexistent/platform"))
+    addrs = {"SHOP_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    gateway = runner_services.service_env(cfg, "gateway", 8000, 9000, addrs)
+    orders = runner_services.service_env(cfg, "orders", 50052, 9001, addrs)
+    assert gateway["SHOP_RATE_LIMIT"] == orders["SHOP_RATE_LIMIT"] == "false"
+    assert gateway["SHOP_LOG_LEVEL"] == "DEBUG"
+    assert gateway["SHOP_RATE_CLIENT_PER_S"] == "1000"
+    assert "SHOP_RATE_CLIENT_PER_S" not in orders
+    assert orders["SHOP_ORDERS_CLAIM_TTL_S"] == "60"
+    assert not any("__" in k for k in gateway)
+    assert gateway["SHOP_HTTP_PORT"] == "8000"
+    assert orders["SHOP_HTTP_PORT"] == "9001"
+    assert gateway["SHOP_REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert gateway["SHOP_TRUSTED_PROXY_HOPS"] == "1"
