@@ -4,6 +4,8 @@
 --   BENCH_MODE=checkout  per thread (ONE connection each: -t N -c N) alternately POST /v1/cart/items (one unit of
 --                        a product from BENCH_PRODUCTS) and POST /v1/checkout with a fresh Idempotency-Key, as the
 --                        shopper of the thread's token (BENCH_TOKENS file); the two are timed separately
+--   BENCH_MODE=checkout-items  per thread (one connection each) only POST /v1/checkout with the line in the body
+--                        (`items`: one unit of a random product) and a fresh key: the path that needs no Redis
 -- done() prints one line "BENCH_JSON {...}" that the shell script keeps.
 local ffi = require("ffi")
 ffi.cdef [[
@@ -66,8 +68,10 @@ local function split(s)
   return out
 end
 
+local checkout_mode = mode == "checkout" or mode == "checkout-items"
+
 function init(args)
-  if mode ~= "checkout" then return end
+  if not checkout_mode then return end
   local tokens = {}
   for line in io.lines(os.getenv("BENCH_TOKENS")) do
     if #line > 0 then table.insert(tokens, line) end
@@ -80,6 +84,25 @@ end
 
 local address = '{"shipping_address":{"name":"Bench Shopper","line1":"1 Load Street","city":"Seattle",' ..
   '"postal_code":"98101","country":"US"}}'
+
+if mode == "checkout-items" then
+  function request()
+    local headers = { ["X-Tenant"] = tenant, ["Authorization"] = "Bearer " .. token,
+                      ["Content-Type"] = "application/json" }
+    seq = seq + 1
+    headers["Idempotency-Key"] = "wrk-" .. nonce .. "-i-" .. tid .. "-" .. seq
+    sent_at = now_ms()
+    local pid = products[math.random(#products)]
+    local body = string.sub(address, 1, -2) .. ',"items":[{"product_id":"' .. pid .. '","quantity":1}]}'
+    return wrk.format("POST", "/v1/checkout", headers, body)
+  end
+
+  function response(status, headers, body)
+    local key = tostring(status)
+    table.insert(ck_lat, now_ms() - sent_at)
+    ck_status[key] = (ck_status[key] or 0) + 1
+  end
+end
 
 if mode == "checkout" then
   function request()
@@ -164,7 +187,7 @@ function done(summary, latency, requests)
     target_rate = rate,
     threads = thread_count,
   }
-  if mode == "checkout" then
+  if checkout_mode then
     local ck, add = merged("ck_lat"), merged("add_lat")
     local cks = merged_counts("ck_status")
     out.checkout = { count = #ck, per_s = #ck / secs, created_per_s = (cks["201"] or 0) / secs,

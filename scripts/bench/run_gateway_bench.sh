@@ -6,6 +6,7 @@
 #     phase redis-up:   baseline vs gateway cached product list (2 interleaved rounds), p99 at half the gateway's
 #                       rate, checkout; plus a short run against the platform's own gateway (default rate limits)
 #     phase redis-down: product list (cache bypassed) and checkout with the gateway's Redis stopped
+#   checkout runs twice: through the cart (add + checkout) and with the line in the body (`items`, no Redis needed)
 #
 # Environment: GATEWAY (URL of the gateway under test), BASELINE (URL of baseline_app), STOCK_GATEWAY (optional),
 # GATEWAY_PID / BASELINE_PID (optional: their CPU ms per request is recorded),
@@ -92,10 +93,14 @@ if [[ "$phase" == redis-up ]]; then
   fi
   run_wrk checkout "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" BENCH_MODE=checkout \
     BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
+  run_wrk checkout-items "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" \
+    BENCH_MODE=checkout-items BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
 elif [[ "$phase" == redis-down ]]; then
   run_wrk redis-down-list "${GATEWAY_PID:-}" 1 "$CONNS" "$DURATION" "$GATEWAY$list_path"
   run_wrk redis-down-checkout "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" BENCH_MODE=checkout \
     BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
+  run_wrk redis-down-checkout-items "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" \
+    BENCH_MODE=checkout-items BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
 else
   echo "unknown phase $phase" >&2
   exit 2
