@@ -15,6 +15,7 @@ import random
 import secrets
 import time
 import uuid
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,6 +83,12 @@ class Shopper(FastHttpUser):
             cursor = page.get("next_cursor")
             if not cursor:
                 break
+        # One currency per cart: the gateway refuses a checkout mixing currencies (422), as a shop would. Keep the
+        # catalogue's most common currency (the demo catalogue has one; an admin may have added others).
+        currencies = Counter(p["price"]["currency"] for p in self.products)
+        if currencies:
+            main_currency = currencies.most_common(1)[0][0]
+            self.products = [p for p in self.products if p["price"]["currency"] == main_currency]
         self.words = sorted({w.lower() for p in self.products for w in p["name"].split() if len(w) > 3})
 
     def _product(self, *, plenty: bool = False) -> dict[str, Any] | None:

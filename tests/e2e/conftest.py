@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -41,6 +41,14 @@ class Shop:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(base_url=self.gateway_url, headers=headers, timeout=20)
+
+    def onboard(self, tenant: str) -> Shop:
+        """Another storefront on the same platform (own users, catalogue, carts and orders), seeded with the demo
+        catalogue. Tests that write odd data (the fuzzer creates products in random currencies) use their own."""
+        admin_email = f"admin@{tenant}.example.com"
+        create_tenant(RunnerConfig(root=self.root), tenant, tenant.capitalize(), admin_email, PASSWORD,
+                      demo_catalogue=True)
+        return replace(self, tenant=tenant, admin_email=admin_email)
 
     def sign_in(self, email: str) -> str:
         """An access token for an existing account."""

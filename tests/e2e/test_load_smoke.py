@@ -43,6 +43,11 @@ def test_locust_traffic_mix_runs_without_failures(shop: Shop, tmp_path: Path) ->
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIME_S + 60,
                           check=False)
     output = f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    # The CSVs are CI artefacts next to the screenshots: a red run shows which requests failed and how.
+    artefacts = REPO / "reports" / "load"
+    artefacts.mkdir(parents=True, exist_ok=True)
+    for csv_file in tmp_path.glob("smoke_*.csv"):
+        (artefacts / csv_file.name).write_bytes(csv_file.read_bytes())
     with (tmp_path / "smoke_stats.csv").open() as f:
         rows = {row["Name"]: row for row in csv.DictReader(f)}
     failures = (tmp_path / "smoke_failures.csv").read_text()
