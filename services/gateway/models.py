@@ -160,7 +160,8 @@ class ProductPatch(Strict):
     description: str | None = Field(None, max_length=5000)
     category: str | None = Field(None, max_length=100)
     price: Money | None = None
-    expected_version: int = Field(0, ge=0)
+    # int64 in catalog's proto: an unbounded int made protobuf raise ValueError (500); found by schemathesis.
+    expected_version: int = Field(0, ge=0, le=2**63 - 1)
 
 
 class ProductCreate(Strict):
