@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -83,6 +84,15 @@ class RequestContextMiddleware:
         timer.observe(elapsed)
 
 
+def _no_native_telemetry() -> dict[str, Any]:
+    """FastAPI >= 0.16x wraps every request in its own OpenTelemetry span and metrics once a tracer provider is
+    installed: a second server span next to RequestContextMiddleware's, and ~12 % of a cached read's CPU. The
+    gateway keeps its own (span, Prometheus metrics); the native one is turned off where FastAPI has it."""
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +110,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await gw.close()
 
     app = FastAPI(
+        **_no_native_telemetry(),
         title="eks-shop gateway",
         version="1.0.0",
         description="Backend-for-frontend of the eks-shop storefronts. Errors are RFC 9457 problem details.",

@@ -87,15 +87,20 @@ def _detail_read(product_id: str) -> tuple[str, str, Read] | None:
     return "product", key_hash(product_id), read
 
 
-def _header(scope: Scope, name: bytes) -> tuple[str | None, bool]:
-    """(value, unique): the header's value and whether it was sent at most once."""
-    found: str | None = None
+_WANTED = (b"host", b"x-tenant", b"x-forwarded-for")
+
+
+def _headers(scope: Scope) -> dict[bytes, str] | None:
+    """Host, X-Tenant and X-Forwarded-For in one pass; None when host or X-Tenant is repeated (FastAPI decides)."""
+    found: dict[bytes, str] = {}
     for key, value in scope["headers"]:
-        if key == name:
-            if found is not None:
-                return found, False
-            found = value.decode("latin-1")
-    return found, True
+        if key in _WANTED:
+            if key not in found:
+                found[key] = value.decode("latin-1")
+            elif key != b"x-forwarded-for":
+                return None
+            # else: the first X-Forwarded-For line counts, as request.headers.get() in deps.client_id gives
+    return found
 
 
 class CachedReadFastPath:
@@ -117,33 +122,31 @@ class CachedReadFastPath:
         if plan is None or gw is None:
             await self.app(scope, receive, send)
             return
-        x_tenant, unique_tenant = _header(scope, b"x-tenant")
-        host, unique_host = _header(scope, b"host")
-        if not (unique_tenant and unique_host) or (x_tenant is not None and len(x_tenant) > 32):
+        headers = _headers(scope)
+        if headers is None or len(headers.get(b"x-tenant", "")) > 32:
             await self.app(scope, receive, send)  # FastAPI answers these (422 for a too-long X-Tenant)
             return
         scope["route"] = label
         try:
-            await self._serve(gw, scope, send, plan, host, x_tenant)
+            await self._serve(gw, scope, send, plan, headers)
         except ApiProblem as problem:
             response = await problems.problem_handler(Request(scope), problem)
             await response(scope, receive, send)
 
     @staticmethod
-    async def _serve(gw: Gateway, scope: Scope, send: Send, plan: tuple[str, str, Read], host: str | None,
-                     x_tenant: str | None) -> None:
+    async def _serve(gw: Gateway, scope: Scope, send: Send, plan: tuple[str, str, Read],
+                     headers: dict[bytes, str]) -> None:
         kind, digest, read = plan
-        tenant = deps.tenant_for(gw.settings, host, x_tenant)
+        tenant = deps.tenant_for(gw.settings, headers.get(b"host"), headers.get(b"x-tenant"))
         gw.seen_tenant(tenant)
         peer = scope["client"][0] if scope.get("client") else "unknown"
-        forwarded, _ = _header(scope, b"x-forwarded-for") if gw.settings.trusted_proxy_hops else (None, True)
-        client = deps.client_from(gw.settings.trusted_proxy_hops, peer, forwarded or "")
+        client = deps.client_from(gw.settings.trusted_proxy_hops, peer, headers.get(b"x-forwarded-for", ""))
         decision, prefetched = await gw.limiter.gate(tenant, client, cache.cache_keys(tenant, kind, digest))
         if not decision.allowed:
             raise deps.too_many_requests(decision)
         cache.prefetch(prefetched)
         result = await read(gw, tenant)
-        headers = [(b"content-length", str(len(result.body)).encode()), (b"content-type", _JSON)]
-        headers.extend((k.lower().encode(), v.encode()) for k, v in products.cache_headers(result).items())
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raw = [(b"content-length", str(len(result.body)).encode()), (b"content-type", _JSON)]
+        raw.extend((k.lower().encode(), v.encode()) for k, v in products.cache_headers(result).items())
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send({"type": "http.response.body", "body": result.body})

@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from services.gateway import metrics
@@ -187,7 +186,7 @@ class RateLimiter:
         if cache_keys is not None:
             keys.extend(cache_keys)
         try:
-            reply = await self.store.run(lambda r: self._eval(r, keys))
+            reply = await self._eval(keys)
         except RedisDown:
             if self.enabled:
                 metrics.RATE_LIMITED.labels("fail_open").inc()
@@ -204,14 +203,18 @@ class RateLimiter:
             return decision, None
         return decision, (cache_keys[0], cache_keys[1], reply[3], reply[4])
 
-    async def _eval(self, r: Redis, keys: list[str]) -> list[Any]:
+    async def _eval(self, keys: list[str]) -> list[Any]:
         if self._sha is None:
-            self._sha = str(await r.script_load(GATE_LUA))
+            self._sha = await self._load()
         try:
-            return list(await r.evalsha(self._sha, len(keys), *keys, *self._args))
+            return list(await self.store.execute("EVALSHA", self._sha, len(keys), *keys, *self._args))
         except NoScriptError:  # Redis restarted (script cache flushed): load it again
-            self._sha = str(await r.script_load(GATE_LUA))
-            return list(await r.evalsha(self._sha, len(keys), *keys, *self._args))
+            self._sha = await self._load()
+            return list(await self.store.execute("EVALSHA", self._sha, len(keys), *keys, *self._args))
+
+    async def _load(self) -> str:
+        sha = await self.store.execute("SCRIPT", "LOAD", GATE_LUA)
+        return sha.decode() if isinstance(sha, bytes) else str(sha)
 
 
 def _seconds(ms: int) -> float:

@@ -39,9 +39,9 @@ def cache_headers(result: CacheResult) -> dict[str, str]:
 
 
 async def cached_list(gw: Gateway, tenant: str, limit: int, cursor: str | None, category: str | None) -> CacheResult:
-    request = catalog_pb2.ListProductsRequest(page_size=limit, page_token=cursor or "", category=category or "")
-
     async def fetch() -> bytes:
+        # Built on a miss only: a hit needs no protobuf message.
+        request = catalog_pb2.ListProductsRequest(page_size=limit, page_token=cursor or "", category=category or "")
         resp = await gw.catalog.read("ListProducts", request, Backend.metadata(tenant))
         return json.dumps(models.page_json(resp)).encode()
 

@@ -17,7 +17,7 @@ from services.gateway.backends import DependencyFailure
 from services.gateway.breaker import CircuitBreaker, CircuitOpenError, State
 from services.gateway.cache import CatalogCache, cache_keys, prefetch
 from services.gateway.ratelimit import RateLimiter, TokenBucket
-from services.gateway.store import Store
+from services.gateway.store import Store, pack
 from services.gateway.tokens import AUDIENCE, ISSUER, JwksCache, TokenRejected, TokenVerifier
 from tests.services.redis_server import RedisServer
 
@@ -124,6 +124,14 @@ def test_limiter_fails_open_without_redis() -> None:
         return all(d.allowed for d in decisions)
 
     assert run(scenario)
+
+
+def test_fast_lane_framing_is_redis_pys() -> None:
+    from redis.asyncio.connection import Connection
+
+    args: tuple[str | int | bytes, ...] = ("EVALSHA", "ab" * 20, 2, "{t:x}:rl:c:1.2.3.4", "{t:x}:rl:tenant", "1", "2.5")
+    assert pack(args) == b"".join(Connection().pack_command(*args))
+    assert pack(("SCRIPT", "LOAD", "return 'é'")) == b"".join(Connection().pack_command("SCRIPT", "LOAD", "return 'é'"))
 
 
 def test_gate_takes_both_buckets_and_reads_the_cache_in_one_call(redis_server: RedisServer) -> None:
