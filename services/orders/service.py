@@ -134,6 +134,22 @@ class OrdersService:
         address = _clean_address(cmd.shipping_address)
         fingerprint = request_fingerprint(lines, currency, address)
 
+        # A new key (the usual case) is claimed straight away: the unique index decides, as it always did for
+        # concurrent requests, and the lookup runs only when the claim loses or pricing fails. That saves one
+        # store round trip per order; a replay costs a catalog read instead (and still returns its order).
+        pricing_error: OrderError | None = None
+        try:
+            first: Order | None = self._new_order(caller, user, key, fingerprint, lines, currency, address)
+        except OrderError as exc:
+            first, pricing_error = None, exc  # unknown product, catalog down...: unless the key says replay
+        if first is not None:
+            try:
+                self.repo.insert_claim(first)
+            except IdempotencyKeyTaken:
+                pass  # the key is taken: the lookup below answers (same order, conflict or in progress)
+            else:
+                return self._reserve_and_place(first), False
+
         deadline = time.monotonic() + self.placement_wait_s
         while True:
             existing = self.repo.get_by_idempotency_key(caller.tenant_id, user, key)
@@ -149,6 +165,8 @@ class OrdersService:
                     raise PlacementInProgress("an order with this idempotency_key is still being placed; retry")
                 time.sleep(0.05)
                 continue
+            if pricing_error is not None:
+                raise pricing_error
             order = self._new_order(caller, user, key, fingerprint, lines, currency, address)
             try:
                 self.repo.insert_claim(order)

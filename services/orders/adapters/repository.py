@@ -25,6 +25,7 @@ the outbox. A crash in between leaves the entry in the outbox; the next writer o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -335,6 +336,11 @@ class MongoOrderRepository:
 
     def _copy_audit(self, order: Order) -> None:
         docs = [_audit_to_doc(r) for r in order.pending_audit]
+        if len(docs) == 1:
+            # The usual case (one new record): insert_one skips pymongo's bulk-write machinery.
+            with contextlib.suppress(DuplicateKeyError):  # an earlier flush already copied it
+                self._audit.insert_one(docs[0])
+            return
         try:
             self._audit.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
