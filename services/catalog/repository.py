@@ -39,6 +39,9 @@ def _notify(conn: Conn, product_id: uuid.UUID, kind: str, version: int) -> None:
 class CatalogRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Tenants whose catalog_tenants row this process has seen committed: rows are never deleted, so the
+        # reservation path can skip its INSERT ... ON CONFLICT (one round trip per ReserveStock).
+        self._known_tenants: set[str] = set()
 
     # -- products ------------------------------------------------------------------------------------------
 
@@ -155,36 +158,43 @@ class CatalogRepository:
     # -- reservations --------------------------------------------------------------------------------------
 
     def _load_reservation(self, conn: Conn, reservation_id: uuid.UUID, lock: bool) -> domain.Reservation | None:
+        return self._read_reservation(conn, reservation_id, lock, with_expiry=False)[0]
+
+    def _read_reservation(
+        self, conn: Conn, reservation_id: uuid.UUID, lock: bool, *, with_expiry: bool
+    ) -> tuple[domain.Reservation | None, bool]:
+        """The reservation and (with_expiry) whether it has expired, read by the same locking query."""
         row = conn.execute(
-            f"SELECT id, status, expires_at FROM reservations WHERE id = %s{' FOR UPDATE' if lock else ''}",  # noqa: S608
+            f"SELECT id, status, expires_at, expires_at < now() AS expired FROM reservations WHERE id = %s"  # noqa: S608
+            f"{' FOR UPDATE' if lock else ''}",
             [reservation_id],
         ).fetchone()
         if row is None:
-            return None
+            return None, False
         items = conn.execute(
             "SELECT product_id, quantity FROM reservation_items WHERE reservation_id = %s ORDER BY product_id",
             [reservation_id],
         ).fetchall()
-        return domain.Reservation(
+        reservation = domain.Reservation(
             id=row["id"],
             status=row["status"],
             expires_at=row["expires_at"],
             items=tuple((i["product_id"], i["quantity"]) for i in items),
         )
+        return reservation, bool(row["expired"]) if with_expiry else False
 
     def reserve(
         self, reservation_id: uuid.UUID, items: tuple[tuple[uuid.UUID, int], ...], ttl_seconds: int
     ) -> domain.Reservation:
         fingerprint = domain.request_hash(items)
+        tenant = tenancy.current_tenant()
         with self.db.tenant_tx() as conn:
-            conn.execute(
-                "INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING",
-                [tenancy.current_tenant()],
-            )
+            if tenant not in self._known_tenants:
+                conn.execute("INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING", [tenant])
             inserted = conn.execute(
                 "INSERT INTO reservations (id, status, request_hash, expires_at) "
                 "VALUES (%s, 'HELD', %s, now() + make_interval(secs => %s)) "
-                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id, expires_at",
                 [reservation_id, fingerprint, ttl_seconds],
             ).fetchone()
             if inserted is None:
@@ -217,23 +227,21 @@ class CatalogRepository:
                     [reservation_id, product_id, quantity],
                 )
                 _notify(conn, product_id, "STOCK_CHANGED", int(row["version"]))
-            created = self._load_reservation(conn, reservation_id, lock=False)
-            assert created is not None
-            return created
+        self._known_tenants.add(tenant)  # committed: the tenant row exists from now on
+        # What _load_reservation would read back (items are sorted by product id, as its ORDER BY gives them),
+        # without its two queries.
+        return domain.Reservation(id=reservation_id, status="HELD", items=items, expires_at=inserted["expires_at"])
 
     def commit(self, reservation_id: uuid.UUID) -> domain.Reservation:
         with self.db.tenant_tx() as conn:
-            current = self._load_reservation(conn, reservation_id, lock=True)
+            current, expired = self._read_reservation(conn, reservation_id, lock=True, with_expiry=True)
             if current is None:
                 raise errors.NotFound(f"reservation {reservation_id} not found")
             if current.status == "COMMITTED":
                 return current
             if current.status != "HELD":
                 raise errors.FailedPrecondition(f"reservation {reservation_id} is {current.status}, not HELD")
-            expired = conn.execute(
-                "SELECT expires_at < now() AS expired FROM reservations WHERE id = %s", [reservation_id]
-            ).fetchone()
-            if expired and expired["expired"]:
+            if expired:
                 raise errors.FailedPrecondition(f"reservation {reservation_id} has expired")
             for product_id, quantity in current.items:
                 conn.execute(
