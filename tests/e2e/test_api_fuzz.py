@@ -2,8 +2,15 @@
 
 Every operation is fuzzed anonymously and, when it declares security, with a valid token too (a shopper's; the
 admin routes with the tenant admin's), in positive (valid per schema) and negative (invalid) modes. Generation
-is derandomised and bounded so a CI run takes about a minute and the same cases run every time. The test does
-not stop at the first failure: it collects one reproducible case per (operation, auth, check) and reports all.
+is derandomised and bounded so a CI run takes about a minute and the same cases run every time (for the same
+schema). The test does not stop at the first failure: it collects one reproducible case per (operation, auth,
+check) and reports all, each with a curl command (token replaced by $TOKEN).
+
+Known red at the time of writing (reported, not fixed here: the fixes belong to users/catalog/common): a NUL
+character in the register or sign-in e-mail or in the search query answers 502; see NUL_CASES below.
+Fixed in the gateway after this fuzzer found them: every 4xx documented as application/json HTTPValidationError
+while problem+json is sent (services/gateway/problems.py document_problems); PATCH /v1/admin/products with an
+expected_version above int64 answered 500 (services/gateway/models.py).
 """
 
 from __future__ import annotations
@@ -73,8 +80,10 @@ def _fuzz(
     http: requests.Session,
     record: Callable[[Finding], None],
     statuses: Counter[tuple[str, int]],
+    undocumented: dict[str, set[int]],
 ) -> int:
     calls = 0
+    documented = {str(code) for code in operation.definition.raw.get("responses", {})}
     # The repro shows a placeholder, never the token itself (CI logs are public).
     shown = {**headers, "Authorization": "Bearer $TOKEN"} if "Authorization" in headers else headers
 
@@ -97,6 +106,8 @@ def _fuzz(
         try:
             response = case.call(base_url=base_url, session=http, headers=headers, timeout=REQUEST_TIMEOUT_S)
             statuses[(auth, response.status_code // 100)] += 1
+            if str(response.status_code) not in documented:
+                undocumented.setdefault(operation.label, set()).add(response.status_code)
         except requests.RequestException as exc:
             record(Finding(operation.label, auth, mode.value, "request failed", None, str(exc)[:300],
                            case.as_curl_command(headers=shown)))
@@ -142,6 +153,7 @@ def test_gateway_openapi_fuzz(fuzz_shop: Shop) -> None:
     calls = 0
     timings: dict[str, float] = {}
     statuses: Counter[tuple[str, int]] = Counter()
+    undocumented: dict[str, set[int]] = {}
     operations = []
     for result in schema.get_all_operations():
         operations.append(result.ok())  # a schema error here is itself a finding: let it raise
@@ -154,13 +166,17 @@ def test_gateway_openapi_fuzz(fuzz_shop: Shop) -> None:
             op_started = time.monotonic()
             for auth, headers in auths.items():
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    calls += _fuzz(operation, mode, auth, headers, shop.gateway_url, http, record, statuses)
+                    calls += _fuzz(operation, mode, auth, headers, shop.gateway_url, http, record, statuses,
+                                   undocumented)
             timings[operation.label] = time.monotonic() - op_started
 
     elapsed = time.monotonic() - started
     print(f"\nschemathesis: {len(operations)} operations, {calls} requests in {elapsed:.1f}s, "
           f"{len(findings)} distinct failures")
     print("responses by auth and class: " + ", ".join(f"{a} {c}xx: {n}" for (a, c), n in sorted(statuses.items())))
+    # Informational, not a failure (status_code_conformance is not among CHECKS): codes the schema does not list.
+    listed = "; ".join(f"{op} {sorted(codes)}" for op, codes in sorted(undocumented.items()))
+    print(f"undocumented status codes: {listed}")
     slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:5]
     print("slowest operations: " + ", ".join(f"{label} {seconds:.1f}s" for label, seconds in slowest))
     report = "\n".join(f.render() for f in sorted(findings.values(), key=lambda f: (f.operation, f.auth, f.check)))
@@ -199,3 +215,14 @@ def test_nul_character_in_text_input_is_a_client_error(
     with shop.api(token) as api:
         r = api.request(method, path, **request_kwargs)
     assert r.status_code < 500, f"{operation} with a NUL character ({label}): {r.status_code} {r.text[:300]}"
+
+
+def test_out_of_range_expected_version_is_a_client_error(fuzz_shop: Shop) -> None:
+    # Found by the fuzzer: expected_version above int64 made the gateway's protobuf request raise (500). Fixed in
+    # services/gateway/models.py (bounded to int64); pinned here because the fuzzer meets it only by chance.
+    admin = fuzz_shop.sign_in(fuzz_shop.admin_email)
+    with fuzz_shop.api(admin) as api:
+        product = api.get("/v1/products", params={"limit": 1}).json()["items"][0]
+        r = api.patch(f"/v1/admin/products/{product['id']}", json={"name": "x", "expected_version": 2**64})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "body.expected_version", r.text
