@@ -33,6 +33,10 @@ IGNORED = frozenset(
 )  # fmt: skip
 
 
+# Plan-only types: live reads keep routes inline on their table, and secret values are never read.
+PLAN_ONLY = frozenset({"aws_route", "aws_secretsmanager_secret_version"})
+
+
 @dataclass(frozen=True)
 class Difference:
     address: str
@@ -108,9 +112,15 @@ def compare_values(address: str, path: str, planned: Any, live: Any) -> list[Dif
     if isinstance(planned, list) and isinstance(live, list) and planned and isinstance(planned[0], Mapping):
         if len(planned) != len(live):
             return [Difference(address, path, f"{len(planned)} block(s)", f"{len(live)} block(s)")]
+        # Nested blocks are often sets (parameters, rules): a planned block matches any equal live block.
         out = []
-        for index, (p, lv) in enumerate(zip(planned, live, strict=True)):
-            out += compare_values(address, f"{path}.{index}", p, lv)
+        unmatched = list(live)
+        for index, block in enumerate(planned):
+            match = next((lv for lv in unmatched if not compare_values(address, path, block, lv)), None)
+            if match is not None:
+                unmatched.remove(match)
+                continue
+            out += compare_values(address, f"{path}.{index}", block, live[index])
         return out
     if isinstance(planned, list) and any(_unknown(p) for p in planned):
         return []
@@ -127,11 +137,16 @@ def compare(plan: Facts, live: Facts, observed_types: Iterable[str] | None = Non
     the plan does not know are reported as unmanaged. Types no collector reads are left out.
     """
     live_by_address = {terraform_address(r): r for r in live.resources}
+    for alias, primary in (live.metadata.get("terraform_aliases") or {}).items():
+        if primary in live_by_address:
+            live_by_address.setdefault(alias, live_by_address[primary])
     observed = set(observed_types) if observed_types is not None else {r.type for r in live.resources}
     planned_addresses = set()
     out: list[Difference] = []
     for resource in plan.resources:
         if resource.type.startswith("data.") or service_of(resource.type) is None or resource.type not in observed:
+            continue
+        if resource.type in PLAN_ONLY:
             continue
         planned_addresses.add(resource.address)
         counterpart = live_by_address.get(resource.address)

@@ -72,13 +72,30 @@ def state_resources(state: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     yield from walk(root)
 
 
-def address_index(state: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    """(type, identity) -> Terraform address, for every identity attribute a state resource has."""
-    index: dict[tuple[str, str], str] = {}
+def address_index(state: Mapping[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """(type, identity) -> Terraform addresses, for every identity attribute a state resource has.
+
+    Several addresses can name one AWS object (two validation records of one certificate with the same CNAME).
+    """
+    index: dict[tuple[str, str], list[str]] = {}
     for item in state_resources(state):
         for _, value in _identities(item.get("values") or {}):
-            index.setdefault((item["type"], value), item["address"])
+            addresses = index.setdefault((item["type"], value), [])
+            if item["address"] not in addresses:
+                addresses.append(item["address"])
     return index
+
+
+def terraform_aliases(resources: list[Resource], state: Mapping[str, Any]) -> dict[str, str]:
+    """Further Terraform addresses of a live object -> the address its facts carry (see :func:`address_index`)."""
+    index = address_index(state)
+    aliases: dict[str, str] = {}
+    for resource in resources:
+        primary = resource.address.split(" (", 1)[0]
+        for _, value in _identities(resource.values):
+            for address in index.get((resource.type, value), [])[1:]:
+                aliases.setdefault(address, primary)
+    return aliases
 
 
 def with_terraform_addresses(resources: list[Resource], state: Mapping[str, Any]) -> tuple[list[Resource], int]:
@@ -92,7 +109,8 @@ def with_terraform_addresses(resources: list[Resource], state: Mapping[str, Any]
     out = []
     for resource in resources:
         address = next(
-            (index[(resource.type, v)] for _, v in _identities(resource.values) if (resource.type, v) in index), None
+            (index[(resource.type, v)][0] for _, v in _identities(resource.values) if (resource.type, v) in index),
+            None,
         )
         if address is None:
             out.append(resource)

@@ -56,6 +56,7 @@ SHIMS: tuple[Shim, ...] = (
     Shim("elasticache-member-clusters", elasticache_members.GAP, elasticache_members.apply),
     Shim("elasticache-parameter-groups", elasticache_parameter_groups.GAP, elasticache_parameter_groups.apply),
     Shim("eks-addons-identity-providers", eks_addons.GAP, eks_addons.apply),
+    Shim("eks-creation-settings", eks_addons.CONFIG_GAP, eks_addons.keep_creation_settings),
     Shim("ec2-detailed-monitoring", ec2_monitoring.GAP, ec2_monitoring.apply),
 )
 

@@ -219,3 +219,45 @@ def apply() -> None:
             setattr(EKSResponse, operation.__name__, operation)
     for path in _ROUTES:
         urls.url_paths.setdefault(path, urls.response.dispatch)
+
+
+# ----------------------------------------------------------------------- settings moto accepts but does not keep
+
+CONFIG_GAP = "create_cluster drops accessConfig and create_nodegroup drops updateConfig"
+
+
+def keep_creation_settings() -> None:
+    """Keep ``accessConfig`` of a new cluster and ``updateConfig`` of a new node group, which moto drops (its
+    models have the fields; only the create calls ignore them), so the provider and the collectors read them back."""
+    from moto.eks.responses import EKSResponse
+
+    create_cluster = EKSResponse.create_cluster
+    if getattr(create_cluster, "__shimmed__", False):
+        return
+    create_nodegroup = EKSResponse.create_nodegroup
+
+    def create_cluster_keeping(self: Any) -> Any:
+        result = create_cluster(self)
+        access = self._get_param("accessConfig")
+        cluster = self.eks_backend.clusters.get(self._get_param("name"))
+        if cluster is not None:
+            cluster.access_config = {
+                "authenticationMode": (access or {}).get("authenticationMode", "CONFIG_MAP"),
+                "bootstrapClusterCreatorAdminPermissions": (access or {}).get(
+                    "bootstrapClusterCreatorAdminPermissions", True
+                ),
+            }
+        return result
+
+    def create_nodegroup_keeping(self: Any) -> Any:
+        result = create_nodegroup(self)
+        update = self._get_param("updateConfig")
+        cluster = self.eks_backend.clusters.get(self._get_param("name"))
+        group = cluster.nodegroups.get(self._get_param("nodegroupName")) if cluster is not None else None
+        if group is not None:
+            group.update_config = update or {"maxUnavailable": 1}
+        return result
+
+    create_cluster_keeping.__shimmed__ = True  # type: ignore[attr-defined]
+    EKSResponse.create_cluster = create_cluster_keeping  # type: ignore[method-assign]
+    EKSResponse.create_nodegroup = create_nodegroup_keeping  # type: ignore[method-assign]

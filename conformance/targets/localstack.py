@@ -24,7 +24,7 @@ import boto3
 from conformance import emulator as emu
 from conformance.collectors import SERVICES, CollectContext, collect_all, service_of
 from conformance.facts import Facts
-from conformance.live import to_facts, with_terraform_addresses
+from conformance.live import terraform_aliases, to_facts, with_terraform_addresses
 from conformance.outcomes import CheckError
 from conformance.targets.base import Target, register
 from conformance.terraform import TerraformMissing, TerraformRunner, _locked
@@ -78,6 +78,7 @@ class LocalStackTarget(Target):
         self.unserved: dict[str, str] = {}
         self._joined = False
         self.apply_failures: list[str] = []
+        self._started_emulator = False
 
     # --------------------------------------------------------------------------------------------- plumbing
     @property
@@ -110,6 +111,7 @@ class LocalStackTarget(Target):
     def _start_or_find_emulator(self) -> None:
         started = emu.ensure_emulator(self.endpoint, self.emulator_dir / "logs")
         if started.process is not None:
+            self._started_emulator = True
             self.context.progress(f"started the embedded AWS emulator (moto + shims) at {started.endpoint}")
             emu.write_state(self.emulator_dir, started)
             marker = self._read_marker()
@@ -184,6 +186,7 @@ class LocalStackTarget(Target):
         collection.resources = resources
         facts = to_facts(self.name, env, collection)
         facts.metadata.update(
+            terraform_aliases=terraform_aliases(resources, self.state),
             engine=self.engine,
             endpoint=self.endpoint,
             terraform_addresses_matched=matched,
@@ -210,6 +213,9 @@ class LocalStackTarget(Target):
 
     def teardown(self) -> None:
         if not self._joined:
+            # The apply failed: nothing to share, but an emulator this run started is still ours to stop.
+            if self._started_emulator and not self.context.keep:
+                self.context.progress(emu.stop_recorded(self.emulator_dir))
             return
         env = self.context.environment
         with _locked(self.live_root / f"{env}.lock"):

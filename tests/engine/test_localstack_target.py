@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.drift import terraform_address
 from conformance.emulator import answers, free_port, read_state
 from conformance.outcomes import NotObservable
 from conformance.plan import load_plan, plan_resources
@@ -50,16 +51,18 @@ def test_starts_the_emulator_applies_and_reads_every_planned_type() -> None:
     assert state["endpoint"] == env.endpoint
 
     runner = TerraformRunner(PROJECT_ROOT / "infra" / "terraform", env.work_dir / "terraform")
-    planned = collections.Counter(
-        r.type
+    planned = {
+        r.address: r.type
         for r in plan_resources(load_plan(_plan(runner)))
         if not r.type.startswith("data.") and r.type not in NOT_LIVE
-    )
-    live = collections.Counter(r.type for r in facts.resources if " (" in r.address)  # created by this apply
-    missing = {t: n for t, n in planned.items() if live.get(t, 0) != n}
-    assert not missing, f"planned count per type vs live: { {t: (n, live.get(t, 0)) for t, n in missing.items()} }"
-    # Almost everything is joined to its Terraform address (the VPC's main route table is AWS's, not Terraform's).
-    assert facts.metadata["terraform_addresses_matched"] >= sum(planned.values())
+    }
+    # Every planned resource is read back live under its Terraform address (or an alias: two addresses, one object).
+    live = {terraform_address(r) for r in facts.resources} | set(facts.metadata["terraform_aliases"])
+    missing = sorted(address for address in planned if address not in live)
+    assert missing == [], f"planned but not read back live: {missing}"
+    per_type = collections.Counter(planned.values())
+    assert per_type["aws_subnet"] == 9
+    assert per_type["aws_iam_role"] == len([r for r in facts.of_type("aws_iam_role") if " (" in r.address])
 
 
 def _plan(runner: TerraformRunner) -> Path:

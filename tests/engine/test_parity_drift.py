@@ -23,7 +23,7 @@ from conformance.targets.base import RunContext
 from conformance.targets.static import StaticTarget
 from reference import load_architecture
 from tests.engine.live_env import PROJECT_ROOT, live_dev
-from tests.engine.localstack_run import verdicts
+from tests.engine.localstack_run import infrastructure_scenarios, verdicts
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("SKIP_LIVE_TESTS") == "1", reason="SKIP_LIVE_TESTS=1"),
@@ -68,12 +68,21 @@ def _client(endpoint: str, service: str) -> Any:
     )
 
 
+def requirement_of(fragment: str) -> str:
+    """The requirement id of the infrastructure scenario whose name contains ``fragment`` (ids get renumbered)."""
+    [requirement] = [r for r, s in infrastructure_scenarios().items() if fragment.lower() in s.name.lower()]
+    return requirement
+
+
 def test_live_changes_turn_live_red_and_show_as_drift(static_facts: Facts, architecture: Any) -> None:
     env = live_dev()
+    multi_az = requirement_of("PostgreSQL 15, Multi-AZ")
+    wildcard_policy = requirement_of("No policy allows every action on every resource")
+    rotation = requirement_of("Every secret rotates")
     before = verdicts(env.facts, architecture)
-    assert before["REQ-DATA-001"][0] == Outcome.PASS
-    assert before["REQ-IRSA-002"][0] == Outcome.PASS
-    assert before["REQ-SEC-002"][0] == Outcome.PASS
+    assert before[multi_az][0] == Outcome.PASS
+    assert before[wildcard_policy][0] == Outcome.PASS
+    assert before[rotation][0] == Outcome.PASS
 
     db = env.facts.of_type("aws_db_instance")[0]
     _client(env.endpoint, "rds").modify_db_instance(
@@ -91,9 +100,9 @@ def test_live_changes_turn_live_red_and_show_as_drift(static_facts: Facts, archi
     after = verdicts(changed, architecture)
     planned = verdicts(static_facts, architecture)
     for requirement, evidence in (
-        ("REQ-DATA-001", terraform_address(db)),
-        ("REQ-IRSA-002", "debug-everything"),
-        ("REQ-SEC-002", terraform_address(secret)),
+        (multi_az, terraform_address(db)),
+        (wildcard_policy, "debug-everything"),
+        (rotation, terraform_address(secret)),
     ):
         assert planned[requirement][0] == Outcome.PASS
         assert after[requirement][0] == Outcome.FAIL, after[requirement]

@@ -396,3 +396,39 @@ def test_performance_insights_shim(shimmed: Emulator) -> None:
     )
     after = client(shimmed, "rds").describe_db_instances(DBInstanceIdentifier="pi")["DBInstances"][0]
     assert after["PerformanceInsightsEnabled"] is False
+
+
+# ---------------------------------------------------------------------------- eks access and update config
+
+
+def _configured_cluster(server: Emulator, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    subnets = _network(server)
+    eks = client(server, "eks")
+    eks.create_cluster(
+        name=name,
+        roleArn="arn:aws:iam::123456789012:role/cluster",
+        resourcesVpcConfig={"subnetIds": subnets},
+        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": True},
+    )
+    eks.create_nodegroup(
+        clusterName=name,
+        nodegroupName="general",
+        nodeRole="arn:aws:iam::123456789012:role/node",
+        subnets=subnets,
+        updateConfig={"maxUnavailablePercentage": 33},
+    )
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    group = eks.describe_nodegroup(clusterName=name, nodegroupName="general")["nodegroup"]
+    return cluster, group
+
+
+def test_eks_creation_settings_gap_still_in_moto(plain: Emulator) -> None:
+    cluster, group = _configured_cluster(plain, "settings-gap")
+    assert "accessConfig" not in cluster
+    assert "updateConfig" not in group
+
+
+def test_eks_creation_settings_shim(shimmed: Emulator) -> None:
+    cluster, group = _configured_cluster(shimmed, "settings")
+    assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
+    assert group["updateConfig"] == {"maxUnavailablePercentage": 33}
