@@ -192,7 +192,9 @@ def load_waivers(path: Path = WAIVERS_PATH) -> list[CheckovWaiver]:
         if not isinstance(entry, Mapping) or not all(entry.get(k) for k in ("check_id", "resource", "reason")):
             raise CheckError(f"{where}: needs check_id, resource and a non-empty reason")
         folders = entry.get("folders") or []
-        waivers.append(CheckovWaiver(str(entry["check_id"]), str(entry["resource"]), str(entry["reason"]), tuple(folders)))
+        waivers.append(
+            CheckovWaiver(str(entry["check_id"]), str(entry["resource"]), str(entry["reason"]), tuple(folders))
+        )
     return waivers
 
 
@@ -271,9 +273,24 @@ def as_markdown(report: CheckovReport) -> str:
         "",
     ]
     if report.findings:
-        lines += ["## Failed (no waiver)", "", "| folder | check | requirement | resource | file |", "|---|---|---|---|---|"]
         lines += [
-            f"| {f.folder} | {f.check_id} {f.check_name} | {f.requirement or '-'} | `{f.resource}` | {f.file}:{f.line} |"
+            "## Failed (no waiver)",
+            "",
+            "| folder | check | requirement | resource | file |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            "| "
+            + " | ".join(
+                (
+                    f.folder,
+                    f"{f.check_id} {f.check_name}",
+                    f.requirement or "-",
+                    f"`{f.resource}`",
+                    f"{f.file}:{f.line}",
+                )
+            )
+            + " |"
             for f in report.findings
         ]
         lines.append("")
@@ -285,7 +302,9 @@ def as_markdown(report: CheckovReport) -> str:
         for (check, reason), found in grouped.items():
             resources = sorted({f.resource for f in found})
             folders = sorted({f.folder for f in found})
-            shown = ", ".join(f"`{r}`" for r in resources[:4]) + (f" (+{len(resources) - 4})" if len(resources) > 4 else "")
+            shown = ", ".join(f"`{r}`" for r in resources[:4]) + (
+                f" (+{len(resources) - 4})" if len(resources) > 4 else ""
+            )
             lines.append(f"| {check} | {found[0].requirement or '-'} | {shown} | {', '.join(folders)} | {reason} |")
         lines.append("")
     return "\n".join(lines)

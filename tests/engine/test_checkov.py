@@ -27,12 +27,22 @@ def _checkov_json(folder: Path, name: str, failed: list[dict[str, object]], pass
 
 
 def test_waivers_apply_by_check_resource_and_folder(tmp_path: Path) -> None:
-    failed = [
-        {"check_id": "CKV_AWS_260", "check_name": "port 80", "resource": "module.sg.aws_x.alb_public[\"http\"]",
-         "file_path": "/m.tf", "file_line_range": [3, 9]},
-        {"check_id": "CKV_AWS_17", "check_name": "public RDS", "resource": "module.rds.aws_db_instance.this",
-         "file_path": "/r.tf", "file_line_range": [1, 2]},
-    ]  # fmt: skip
+    failed: list[dict[str, object]] = [
+        {
+            "check_id": "CKV_AWS_260",
+            "check_name": "port 80",
+            "resource": 'module.sg.aws_x.alb_public["http"]',
+            "file_path": "/m.tf",
+            "file_line_range": [3, 9],
+        },
+        {
+            "check_id": "CKV_AWS_17",
+            "check_name": "public RDS",
+            "resource": "module.rds.aws_db_instance.this",
+            "file_path": "/r.tf",
+            "file_line_range": [1, 2],
+        },
+    ]
     _checkov_json(tmp_path, "dev", failed)
     waivers = [CheckovWaiver("CKV_AWS_260", "module.sg.*alb_public*", "the ALB redirects 80 to 443")]
     report = evaluate(tmp_path, waivers)

@@ -39,7 +39,11 @@ SEED_TO_REQUIREMENTS: list[tuple[str, str, tuple[str, ...]]] = [
     ("Networking", "3x Private subnets (for databases)", ("REQ-NET-004", "REQ-DATA-008", "REQ-AVAIL-001")),
     ("Networking", "NAT Gateways: 3 (one per AZ for high availability)", ("REQ-NET-005",)),
     ("Networking", "VPC Endpoints: S3, ECR, CloudWatch, Secrets Manager", ("REQ-NETSEC-008",)),
-    ("Networking", "Security Groups: Least privilege access control", ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-004")),  # noqa: E501
+    (
+        "Networking",
+        "Security Groups: Least privilege access control",
+        ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-004"),
+    ),
     ("RDS PostgreSQL", "Engine: PostgreSQL 15.x", ("REQ-DATA-001",)),
     ("RDS PostgreSQL", "Instance Class: db.t3.medium (adjustable)", ("REQ-DATA-001",)),
     ("RDS PostgreSQL", "Multi-AZ: Enabled", ("REQ-DATA-001", "REQ-AVAIL-003")),
@@ -55,25 +59,53 @@ SEED_TO_REQUIREMENTS: list[tuple[str, str, tuple[str, ...]]] = [
     ("DocumentDB", "Cluster Size: 1 primary + 2 replicas", ("REQ-DATA-006", "REQ-AVAIL-003")),
     ("DocumentDB", "Backup: Continuous backup to S3", ("REQ-DATA-007",)),
     ("DocumentDB", "Encryption: Enabled", ("REQ-ENC-004",)),
-    ("IAM Roles for Service Accounts (IRSA)", "Each microservice has dedicated IAM roles with least privilege", ("REQ-IRSA-001", "REQ-IRSA-003", "REQ-IRSA-004")),  # noqa: E501
+    (
+        "IAM Roles for Service Accounts (IRSA)",
+        "Each microservice has dedicated IAM roles with least privilege",
+        ("REQ-IRSA-001", "REQ-IRSA-003", "REQ-IRSA-004"),
+    ),
     ("IAM Roles for Service Accounts (IRSA)", "Product Service: RDS access only", ("REQ-IRSA-003",)),
     ("IAM Roles for Service Accounts (IRSA)", "Order Service: DocumentDB and S3 access", ("REQ-IRSA-003",)),
     ("IAM Roles for Service Accounts (IRSA)", "User Service: RDS and Secrets Manager access", ("REQ-IRSA-003",)),
     ("IAM Roles for Service Accounts (IRSA)", "API Gateway: Redis and CloudWatch access", ("REQ-IRSA-003",)),
-    ("Secrets Management", "External Secrets Operator: Syncs secrets from AWS Secrets Manager", ("REQ-IRSA-005", "REQ-SECRETS-003")),  # noqa: E501
+    (
+        "Secrets Management",
+        "External Secrets Operator: Syncs secrets from AWS Secrets Manager",
+        ("REQ-IRSA-005", "REQ-SECRETS-003"),
+    ),
     ("Secrets Management", "Automatic Rotation: Secrets rotated every 90 days", ("REQ-SECRETS-002",)),
     ("Secrets Management", "Encryption: All secrets encrypted at rest with KMS", ("REQ-SECRETS-001", "REQ-ENC-001")),
-    ("Network Security", "Security Groups: Strict ingress/egress rules", ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-003", "REQ-NETSEC-007")),  # noqa: E501
-    ("Network Security", "Network Policies: Pod-to-pod communication restrictions", ("REQ-NETPOL-001", "REQ-NETPOL-002")),  # noqa: E501
-    ("Network Security", "Private Subnets: Applications and databases not directly accessible", ("REQ-NET-006", "REQ-DATA-002", "REQ-NETSEC-005")),  # noqa: E501
+    (
+        "Network Security",
+        "Security Groups: Strict ingress/egress rules",
+        ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-003", "REQ-NETSEC-007"),
+    ),
+    (
+        "Network Security",
+        "Network Policies: Pod-to-pod communication restrictions",
+        ("REQ-NETPOL-001", "REQ-NETPOL-002"),
+    ),
+    (
+        "Network Security",
+        "Private Subnets: Applications and databases not directly accessible",
+        ("REQ-NET-006", "REQ-DATA-002", "REQ-NETSEC-005"),
+    ),
     ("Network Security", "TLS/SSL: All external communication encrypted", ("REQ-NETSEC-006", "REQ-ENC-007")),
     ("Pod Security", "Pod Security Standards: Restricted policy enforced", ("REQ-POD-001",)),
     ("Pod Security", "Security Context: Non-root containers, read-only file systems", ("REQ-POD-011", "REQ-POD-012")),
     ("Pod Security", "Resource Limits: CPU and memory limits prevent resource exhaustion", ("REQ-POD-013",)),
     ("Pod Security", "Image Scanning: ECR scans for vulnerabilities", ("REQ-ENC-008",)),
     ("Estimated Monthly Costs (Dev Environment)", "Total ~$663/month", ("REQ-COST-001", "REQ-COST-002")),
-    ("Cost Optimization Strategies", "Use Spot Instances: 60-90% savings on worker nodes", ("REQ-COST-004", "REQ-EKS-006")),  # noqa: E501
-    ("Cost Optimization Strategies", "Right-sizing: Monitor and adjust instance sizes", ("REQ-DATA-001", "REQ-COST-002")),  # noqa: E501
+    (
+        "Cost Optimization Strategies",
+        "Use Spot Instances: 60-90% savings on worker nodes",
+        ("REQ-COST-004", "REQ-EKS-006"),
+    ),
+    (
+        "Cost Optimization Strategies",
+        "Right-sizing: Monitor and adjust instance sizes",
+        ("REQ-DATA-001", "REQ-COST-002"),
+    ),
     ("Cost Optimization Strategies", "Auto-scaling: Scale down during off-peak hours", ("REQ-EKS-010", "REQ-EKS-005")),
     ("Cost Optimization Strategies", "Reserved Instances: 40-60% savings for production", ()),
     ("Cost Optimization Strategies", "Fargate for Burst: Pay only for actual usage", ("REQ-EKS-008",)),
@@ -151,8 +183,13 @@ def test_staging_and_prod_meet_every_infrastructure_requirement(env: str, tmp_pa
     output, report = _run(env, tmp_path)
     bad = {s["scenario"]: s["outcome"] for s in report["scenarios"] if s["outcome"] in ("fail", "error")}
     assert not bad, output[-4000:]
-    ours = [s for s in report["scenarios"] if any(r.startswith(("REQ-EKS", "REQ-DATA", "REQ-COST")) for r in s["requirements"])]  # noqa: E501
-    assert ours and all(s["outcome"] == "pass" for s in ours)
+    ours = [
+        s
+        for s in report["scenarios"]
+        if any(r.startswith(("REQ-EKS", "REQ-DATA", "REQ-COST")) for r in s["requirements"])
+    ]
+    assert ours
+    assert all(s["outcome"] == "pass" for s in ours)
     assert (tmp_path / f"cost-estimate-{env}.json").is_file()
     assert f"estimated monthly cost of {env}" in output
 
