@@ -96,9 +96,4 @@ def request_hash(items: tuple[tuple[uuid.UUID, int], ...]) -> str:
 
 
 def search_query(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise errors.InvalidArgument("query", "is required")
-    if len(text) > MAX_SEARCH_QUERY:
-        raise errors.InvalidArgument("query", f"must be at most {MAX_SEARCH_QUERY} characters")
-    return text
+    return errors.require_text(text, "query", max_len=MAX_SEARCH_QUERY)

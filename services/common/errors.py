@@ -112,7 +112,7 @@ def require_currency(value: str, field: str) -> str:
 
 def require_email(value: str, field: str) -> str:
     value = value.strip().lower()
-    if len(value) > 254 or not _EMAIL_RE.match(value):
+    if "\x00" in value or len(value) > 254 or not _EMAIL_RE.match(value):
         raise InvalidArgument(field, "must be an e-mail address")
     return value
 

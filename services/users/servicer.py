@@ -115,7 +115,14 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
     def SignIn(self, request: pb.SignInRequest, context: grpc.ServicerContext) -> pb.AuthResponse:
         tenant = tenancy.current_tenant()
         email = request.email.strip().lower()
-        if not email or not request.password or len(request.password) > MAX_PASSWORD or len(email) > 254:
+        # No stored address holds a NUL (registration refuses it), and PostgreSQL could not compare one.
+        if (
+            not email
+            or "\x00" in email
+            or not request.password
+            or len(request.password) > MAX_PASSWORD
+            or len(email) > 254
+        ):
             raise errors.Unauthenticated(SIGN_IN_FAILED)
         account_key = f"{tenant}\x00{email}"
         client_key = request.client_id[:100] or context.peer()
