@@ -32,6 +32,7 @@ from services.gateway.routes.products import cached_product
 from services.gateway.runtime import Gateway
 from services.gateway.store import RedisDown
 from services.gateway.tokens import Principal
+from services.protos.gen.shop.catalog.v1 import catalog_pb2
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2
 
@@ -68,19 +69,14 @@ async def read_cart(gw: Gateway, key: str) -> dict[str, int]:
 
 async def cart_view(gw: Gateway, tenant: str, items: dict[str, int]) -> dict[str, Any]:
     async def line(pid: str, qty: int) -> dict[str, Any]:
-        unreachable = False
         try:
             product = json.loads((await cached_product(gw, tenant, pid)).body)
-        except DependencyFailure:
-            product, unreachable = None, True  # catalog down and no stale copy: still show the line
-        except ApiProblem:
-            product = None  # no longer sold
+        except (DependencyFailure, ApiProblem):
+            product = None  # catalog down with no stale copy, or no longer sold: the line is still shown
         total = None
         if product is not None:
             total = {"amount_minor": product["price"]["amount_minor"] * qty, "currency": product["price"]["currency"]}
-        # "_unreachable" is internal (the response model drops it): checkout tells an outage from a missing product.
-        return {"product_id": pid, "quantity": qty, "product": product, "line_total": total,
-                "_unreachable": unreachable}
+        return {"product_id": pid, "quantity": qty, "product": product, "line_total": total}
 
     lines = await asyncio.gather(*(line(pid, qty) for pid, qty in sorted(items.items())))
     totals = [ln["line_total"] for ln in lines]
@@ -250,21 +246,13 @@ async def checkout(
     if not items:
         raise invalid("cart", "is empty")
     # Server-side prices: only ids and quantities go to orders; the currency comes from catalog's prices.
-    view = await cart_view(gw, tenant, items)
-    if any(ln["_unreachable"] for ln in view["items"]):
-        raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog"))
-    products = [ln["product"] for ln in view["items"]]
-    if any(p is None for p in products):
-        raise ApiProblem(409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first")
-    currencies = {p["price"]["currency"] for p in products}
-    if len(currencies) != 1:
-        raise invalid("cart", "holds products priced in different currencies")
+    currency = await _checkout_currency(gw, tenant, items)
     a = body.shipping_address
     place = orders_pb2.PlaceOrderRequest(
         idempotency_key=idempotency_key,
         user_id=principal.user_id,
         items=[orders_pb2.OrderItemRequest(product_id=pid, quantity=qty) for pid, qty in sorted(items.items())],
-        currency=currencies.pop(),
+        currency=currency,
         shipping_address=common_pb2.Address(
             name=a.name, line1=a.line1, line2=a.line2, city=a.city, region=a.region,
             postal_code=a.postal_code, country=a.country,
@@ -289,10 +277,12 @@ async def checkout(
     record = json.dumps({"order_id": order.id, "fp": fingerprint})
 
     async def finish(r: Redis) -> None:
+        if from_body:  # lines sent in the body leave the cart alone: one SET, no MULTI/EXEC needed
+            await r.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
+            return
         pipe = r.pipeline(transaction=True)
         pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
-        if not from_body:
-            pipe.delete(key)  # the cart became this order; lines sent in the body leave the cart alone
+        pipe.delete(key)  # the cart became this order
         await pipe.execute()
 
     # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
@@ -301,6 +291,27 @@ async def checkout(
     if (REPLAYED_METADATA, "true") in trailers:
         return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
+
+
+async def _checkout_currency(gw: Gateway, tenant: str, items: dict[str, int]) -> str:
+    """Check the lines against catalog and return their currency: one BatchGetProducts, not the product cache.
+
+    Every order changes stock, and catalog's change event invalidates the tenant's cache, so under checkout load
+    the per-line cached reads were misses costing four Redis round trips and a GetProduct each; checkout wants
+    catalog's current answer anyway (orders prices the lines from catalog again).
+    """
+    request = catalog_pb2.BatchGetProductsRequest(product_ids=sorted(items))
+    try:
+        resp = await gw.catalog.read("BatchGetProducts", request, Backend.metadata(tenant))
+    except DependencyFailure:
+        raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog")) from None
+    found = {p.id: p for p in resp.products}
+    if any(pid not in found for pid in items):
+        raise ApiProblem(409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first")
+    currencies = {p.price.currency for p in found.values()}
+    if len(currencies) != 1:
+        raise invalid("cart", "holds products priced in different currencies")
+    return str(currencies.pop())
 
 
 def _body_items(lines: list[models.CheckoutItem]) -> dict[str, int]:
