@@ -9,12 +9,15 @@ soon as catalog is healthy. A failure stops everything started so far (unless ``
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import grpc
 
 from services.runner import aws_secrets, binaries, procs, stores
 from services.runner import services as svc
@@ -282,7 +285,27 @@ def _start_services(
                 token = (cfg.root / "secrets" / "catalog" / "admin-token").read_text()
                 seed = svc.seed_demo_catalog(comp, cfg.demo_tenant, token)
                 cfg.emit("catalog", "info", seed)
+            if comp.name == "users" and cfg.seed_demo:
+                cfg.emit("users", "info", _demo_tenant(cfg, comp))
     return seed
+
+
+def _demo_tenant(cfg: RunnerConfig, users: Component) -> str:
+    """Register the demo tenant in users (so shoppers can sign up at once); its admin password stays a secret file."""
+    password_file = cfg.root / "secrets" / "demo-admin-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(24))
+        password_file.chmod(0o600)
+    token = (cfg.root / "secrets" / "users" / "admin-token").read_text().strip()
+    try:
+        svc.create_tenant(
+            users, cfg.demo_tenant, "Demo shop", f"admin@{cfg.demo_tenant}.example", password_file.read_text(), token
+        )
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # a restart over kept data finds it there: fine
+            raise RunnerError(f"users refused the demo tenant: {exc.code().name}: {exc.details()}") from None
+    admin = f"admin@{cfg.demo_tenant}.example"
+    return f"demo tenant {cfg.demo_tenant!r} registered; admin {admin}, password in {password_file}"
 
 
 def status(cfg: RunnerConfig | None = None) -> PlatformStatus:

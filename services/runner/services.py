@@ -33,9 +33,22 @@ def available(name: str) -> bool:
 # Set by the runner for every service: where it listens, where its dependencies and secrets are. A caller's value
 # for one of these would break the wiring, so it is never passed through (the runner's value wins).
 RUNNER_OWNED = frozenset(
-    {"SHOP_ENV", "SHOP_GRPC_HOST", "SHOP_GRPC_PORT", "SHOP_HTTP_PORT", "SHOP_HTTP_HOST", "SHOP_SECRETS_DIR",
-     "SHOP_MONGO_URL", "SHOP_MONGO_DATABASE", "SHOP_REDIS_URL", "SHOP_DATABASE_URL", "SHOP_CATALOG_ADDR",
-     "SHOP_USERS_ADDR", "SHOP_ORDERS_ADDR", "SHOP_GATEWAY_URL"}
+    {
+        "SHOP_ENV",
+        "SHOP_GRPC_HOST",
+        "SHOP_GRPC_PORT",
+        "SHOP_HTTP_PORT",
+        "SHOP_HTTP_HOST",
+        "SHOP_SECRETS_DIR",
+        "SHOP_MONGO_URL",
+        "SHOP_MONGO_DATABASE",
+        "SHOP_REDIS_URL",
+        "SHOP_DATABASE_URL",
+        "SHOP_CATALOG_ADDR",
+        "SHOP_USERS_ADDR",
+        "SHOP_ORDERS_ADDR",
+        "SHOP_GATEWAY_URL",
+    }
 )
 
 
@@ -54,7 +67,7 @@ def caller_overrides(name: str, environ: dict[str, str] | os._Environ[str]) -> d
             continue
         if "__" in key:
             if key.startswith(prefix) and len(key) > len(prefix):
-                own["SHOP_" + key[len(prefix):]] = value
+                own["SHOP_" + key[len(prefix) :]] = value
             continue  # another service's override
         shared[key] = value
     merged = {**shared, **own}
@@ -74,8 +87,9 @@ def service_env(cfg: RunnerConfig, name: str, port: int, metrics_port: int, addr
     # ... with the caller's SHOP_* settings (e.g. rate limits for a benchmark) ...
     env.update(caller_overrides(name, os.environ))
     # ... and the wiring, which only the runner decides.
-    env.update({"SHOP_ENV": cfg.env_name, "SHOP_GRPC_HOST": "127.0.0.1",
-                "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name)})
+    env.update(
+        {"SHOP_ENV": cfg.env_name, "SHOP_GRPC_HOST": "127.0.0.1", "SHOP_SECRETS_DIR": str(cfg.root / "secrets" / name)}
+    )
     if name in GRPC_SERVICES:
         env["SHOP_GRPC_PORT"] = str(port)
         env["SHOP_HTTP_PORT"] = str(metrics_port)  # the /metrics endpoint of a gRPC service
@@ -168,6 +182,24 @@ def seed_demo_catalog(comp: Component, tenant: str, admin_token: str) -> str:
         except grpc.RpcError as exc:
             return f"seeding failed: {exc.code().name}: {exc.details()}"
     return f"demo catalogue for tenant {tenant!r}: {resp.created} products created"
+
+
+def create_tenant(
+    comp: Component, tenant: str, display_name: str, admin_email: str, admin_password: str, admin_token: str
+) -> str:
+    """users.CreateTenant: the tenant and its first (admin) user; returns the admin's user id."""
+    from services.protos.gen.shop.users.v1 import users_pb2, users_pb2_grpc
+
+    with grpc.insecure_channel(comp.url) as ch:
+        stub = users_pb2_grpc.UsersServiceStub(ch)  # type: ignore[no-untyped-call]
+        response = stub.CreateTenant(
+            users_pb2.CreateTenantRequest(
+                tenant_id=tenant, display_name=display_name, admin_email=admin_email, admin_password=admin_password
+            ),
+            metadata=(("x-admin-token", admin_token),),
+            timeout=30,
+        )
+    return str(response.admin_user.id)
 
 
 def documentdb_secret(port: int) -> str:
