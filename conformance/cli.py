@@ -292,11 +292,13 @@ def emulator_start(
 
 
 @emulator_app.command("stop")
-def emulator_stop() -> None:
+def emulator_stop(
+    endpoint: Annotated[str | None, typer.Option(help="default: $AWS_ENDPOINT_URL or http://127.0.0.1:4566")] = None,
+) -> None:
     """Stop the emulator recorded by `shopctl emulator start` (or by a --target=localstack run with --keep)."""
     from conformance.emulator import stop_recorded
 
-    console.print(stop_recorded(_EMULATOR_DIR))
+    console.print(stop_recorded(_EMULATOR_DIR, _emulator_endpoint(endpoint)))
 
 
 @emulator_app.command("status")
@@ -307,7 +309,7 @@ def emulator_status(
     from conformance.emulator import answers, detect_engine, pid_alive, read_state
 
     url = _emulator_endpoint(endpoint)
-    state = read_state(_EMULATOR_DIR)
+    state = read_state(_EMULATOR_DIR, url)
     if state and state.get("pid") and pid_alive(int(state["pid"])):
         console.print(f"recorded: pid {state['pid']} at {state['endpoint']} (log {state.get('log')})")
     elif state:

@@ -176,17 +176,15 @@ def reset_moto(endpoint: str) -> None:
         pass
 
 
-STATE_FILE = "emulator.json"
-
-
-def state_path(state_dir: Path) -> Path:
-    return state_dir / STATE_FILE
+def state_path(state_dir: Path, endpoint: str) -> Path:
+    """One state file per port: several emulators (a developer's, a test's) can run side by side."""
+    return state_dir / f"emulator-{urlparse(endpoint).port or 4566}.json"
 
 
 def write_state(state_dir: Path, emulator: Emulator) -> Path:
     """Record a started emulator so that `shopctl emulator stop|status` work from another process."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_path(state_dir)
+    path = state_path(state_dir, emulator.endpoint)
     pid = emulator.process.pid if emulator.process is not None else None
     path.write_text(
         json.dumps({"pid": pid, "endpoint": emulator.endpoint, "log": str(emulator.log_path), "started": time.time()})
@@ -194,8 +192,8 @@ def write_state(state_dir: Path, emulator: Emulator) -> Path:
     return path
 
 
-def read_state(state_dir: Path) -> dict[str, Any] | None:
-    path = state_path(state_dir)
+def read_state(state_dir: Path, endpoint: str) -> dict[str, Any] | None:
+    path = state_path(state_dir, endpoint)
     try:
         data = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
@@ -213,11 +211,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def stop_recorded(state_dir: Path, timeout_s: float = 10.0) -> str:
-    """Stop the emulator recorded in the state file (only that pid); returns what was done."""
-    state = read_state(state_dir)
+def stop_recorded(state_dir: Path, endpoint: str, timeout_s: float = 10.0) -> str:
+    """Stop the emulator recorded for this endpoint (only that pid); returns what was done."""
+    state = read_state(state_dir, endpoint)
     if state is None or not state.get("pid"):
-        return "no emulator recorded in " + str(state_path(state_dir))
+        return f"no emulator recorded for {endpoint} in {state_dir}"
     pid = int(state["pid"])
     if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
@@ -228,5 +226,5 @@ def stop_recorded(state_dir: Path, timeout_s: float = 10.0) -> str:
             time.sleep(0.1)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
-    state_path(state_dir).unlink(missing_ok=True)
+    state_path(state_dir, endpoint).unlink(missing_ok=True)
     return f"stopped the emulator (pid {pid}) at {state['endpoint']}"

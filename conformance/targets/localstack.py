@@ -119,6 +119,12 @@ class LocalStackTarget(Target):
             self._write_marker(marker)
         # The moto this run started is moto by construction; anything else is asked.
         self.engine = emu.MOTO if started.process is not None else emu.detect_engine(self.endpoint)
+        recorded = emu.read_state(self.emulator_dir, self.endpoint) or {}
+        if self.engine == emu.MOTO and started.process is None and recorded.get("endpoint") != self.endpoint:
+            self.context.progress(
+                f"warning: a moto at {self.endpoint} was not started by this project (`shopctl emulator start`); "
+                "without the project's shims an apply fails on DocumentDB, ElastiCache and EKS add-ons"
+            )
         self.unserved = emu.unavailable_services(self.engine, self.endpoint, tuple(SERVICES))
         self.context.progress(f"emulator engine at {self.endpoint}: {self.engine}")
 
@@ -215,7 +221,7 @@ class LocalStackTarget(Target):
         if not self._joined:
             # The apply failed: nothing to share, but an emulator this run started is still ours to stop.
             if self._started_emulator and not self.context.keep:
-                self.context.progress(emu.stop_recorded(self.emulator_dir))
+                self.context.progress(emu.stop_recorded(self.emulator_dir, self.endpoint))
             return
         env = self.context.environment
         with _locked(self.live_root / f"{env}.lock"):
@@ -228,7 +234,7 @@ class LocalStackTarget(Target):
             runner = self.runner()
             if marker.get("emulator_run") == run_id():
                 # Our own moto: its state lives in its memory, stopping it is the complete clean-up.
-                self.context.progress(emu.stop_recorded(self.emulator_dir))
+                self.context.progress(emu.stop_recorded(self.emulator_dir, self.endpoint))
                 runner.forget(env)
             else:
                 try:

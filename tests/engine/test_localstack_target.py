@@ -46,7 +46,7 @@ def test_starts_the_emulator_applies_and_reads_every_planned_type() -> None:
     assert facts.sources == {"aws"}
     assert not facts.errors, facts.errors
     assert facts.metadata["engine"] == "moto"
-    state = read_state(env.work_dir / "emulator")
+    state = read_state(env.work_dir / "emulator", env.endpoint)
     assert state is not None  # `shopctl emulator stop` can find it
     assert state["endpoint"] == env.endpoint
 
