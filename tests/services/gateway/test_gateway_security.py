@@ -141,3 +141,16 @@ def test_tenant_burst_does_not_starve_another_tenant(stack: Stack) -> None:
             assert b_codes == [200] * 10
     finally:
         server.stop()
+
+
+def test_trace_context_without_an_exporter(gateway: GatewayServer) -> None:
+    """Nothing is recorded locally, yet every answer carries a trace id and a caller's trace id is kept."""
+    caller_trace = "4bf92f3577b34da6a3ce929b0e0e4736"
+    with gateway.client("shop-a") as c:
+        own = c.get("/v1/products", params={"limit": 0})
+        assert own.status_code == 422
+        assert len(own.json()["trace_id"]) == 32
+        assert own.json()["trace_id"] != "0" * 32
+        joined = c.get("/v1/products", params={"limit": 0},
+                       headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+        assert joined.json()["trace_id"] == caller_trace
