@@ -32,6 +32,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
 def answers(endpoint: str, timeout: float = 0.5) -> bool:
     """True when something speaks HTTP at the endpoint (any status counts: the emulator is up)."""
     try:
@@ -111,9 +117,12 @@ def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0, shims: bool = 
 def ensure_emulator(endpoint: str | None, log_dir: Path) -> Emulator:
     """Use the emulator at ``endpoint`` if one answers; otherwise start the shimmed moto on that endpoint's port."""
     endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
-    if answers(endpoint):
-        return Emulator(endpoint, None, None)
     parsed = urlparse(endpoint)
+    # Something listening but slow to answer (LocalStack loading a service on its first request) is not "nothing":
+    # starting moto on its port would fail. Give a listener time to answer.
+    patience = 15.0 if port_open(parsed.hostname or "127.0.0.1", parsed.port or 4566) else 0.5
+    if answers(endpoint, timeout=patience):
+        return Emulator(endpoint, None, None)
     if parsed.hostname not in ("127.0.0.1", "localhost"):
         raise CheckError(
             f"no AWS emulator answers at {endpoint}; only a loopback endpoint can be started here "

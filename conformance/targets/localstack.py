@@ -186,7 +186,7 @@ class LocalStackTarget(Target):
             endpoint=self.endpoint,
             cluster_name=_output(self.state, "cluster_name"),
         )
-        collection = collect_all(ctx, skip=self.unserved)
+        collection = collect_all(ctx, skip=self.unserved, lenient=self.engine == emu.LOCALSTACK)
         collection.unavailable.update(self.uncreated_types())
         resources, matched = with_terraform_addresses(collection.resources, self.state)
         collection.resources = resources

@@ -18,6 +18,7 @@ from conformance.targets.aws import AwsTarget, check_credentials
 from tests.engine.live_env import context, live_dev
 
 pytestmark = [
+    pytest.mark.slow,  # applies dev into an emulator (minutes)
     pytest.mark.skipif(os.environ.get("SKIP_LIVE_TESTS") == "1", reason="SKIP_LIVE_TESTS=1"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]

@@ -22,6 +22,7 @@ from conformance.terraform import TerraformRunner, find_terraform
 from tests.engine.live_env import PROJECT_ROOT, context, live_dev, private_work_dir
 
 pytestmark = [
+    pytest.mark.slow,  # applies dev into an emulator (minutes)
     pytest.mark.skipif(
         os.environ.get("SKIP_LIVE_TESTS") == "1", reason="SKIP_LIVE_TESTS=1: the live engine tests are switched off"
     ),
@@ -172,5 +173,10 @@ def test_localstack_subset_against_real_localstack(tmp_path: Path) -> None:
     results = run_localstack_subset(tmp_path)
     assert results.engine == "localstack"
     assert results.failed == {}, results.failed
-    assert results.passed, "no scenario passed on LocalStack"
-    assert set(results.not_observable) >= {r for r in results.not_observable if r.startswith("REQ-EKS")}
+    assert results.errors == {}, results.errors
+    # The network and secrets requirements are observed and pass; EKS ones are not observable there.
+    assert {r for r in results.passed if r.startswith("REQ-NET-")} >= {"REQ-NET-001", "REQ-NET-006"}
+    assert any(r.startswith("REQ-SECRETS-") for r in results.passed)
+    eks = [r for r in (*results.passed, *results.not_observable) if r.startswith("REQ-EKS-")]
+    assert eks
+    assert all(r in results.not_observable for r in eks)

@@ -26,6 +26,7 @@ from tests.engine.live_env import PROJECT_ROOT, live_dev
 from tests.engine.localstack_run import infrastructure_scenarios, verdicts
 
 pytestmark = [
+    pytest.mark.slow,  # applies dev into an emulator (minutes)
     pytest.mark.skipif(os.environ.get("SKIP_LIVE_TESTS") == "1", reason="SKIP_LIVE_TESTS=1"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]

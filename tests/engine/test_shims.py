@@ -25,7 +25,7 @@ from conformance.emulator import Emulator, answers, free_port, start_moto
 # What plain moto answers for a gap: an AWS error, or an HTML 500 page botocore cannot parse.
 GAP = (ClientError, BotoCoreError, ResponseParserError)
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # two moto servers
 
 
 @pytest.fixture(scope="module")
