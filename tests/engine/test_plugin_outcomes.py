@@ -29,7 +29,7 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
 def test_users_own_plan_is_checked_and_missing_routes_are_caught(tmp_path: Path) -> None:
     # The synthetic plan has the reference layout but no route tables at all.
     code, output, report = run_suite(tmp_path, f"--plan={write_plan(tmp_path, network_plan())}")
-    outcomes = {k: v for k, v in report["requirements"].items() if k.startswith("REQ-NET")}
+    outcomes = {k: v for k, v in report["requirements"].items() if k.startswith("REQ-NET-")}
     assert outcomes == {f"REQ-NET-00{n}": "pass" for n in range(1, 6)} | {"REQ-NET-006": "fail"}, output
     assert code == 1
 
@@ -117,6 +117,6 @@ def test_without_terraform_requirements_are_not_observable_with_one_clear_line(t
     assert output.count("terraform not found on PATH") == 1, output
     assert "Traceback" not in output
     report = json.loads((tmp_path / "conformance-static-dev.json").read_text())
-    network = {k: v for k, v in report["requirements"].items() if k.startswith("REQ-NET")}
+    network = {k: v for k, v in report["requirements"].items() if k.startswith("REQ-NET-")}
     assert network
     assert set(network.values()) == {"not observable"}
