@@ -128,14 +128,26 @@ class CachedReadFastPath:
             return
         scope["route"] = label
         try:
-            await self._serve(gw, scope, send, plan, headers)
+            result = await self._serve(gw, scope, plan, headers)
         except ApiProblem as problem:
             response = await problems.problem_handler(Request(scope), problem)
             await response(scope, receive, send)
+            return
+        except Exception as exc:
+            # Nothing has been sent yet: the same 500 problem (and log line) as ServerErrorMiddleware's handler,
+            # without its re-raise, after which uvicorn closes the connection and a client reusing it would
+            # see a reset instead of the 500.
+            response = await problems.unexpected_handler(Request(scope), exc)
+            await response(scope, receive, send)
+            return
+        raw = [(b"content-length", str(len(result.body)).encode()), (b"content-type", _JSON)]
+        raw.extend((k.lower().encode(), v.encode()) for k, v in products.cache_headers(result).items())
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": result.body})
 
     @staticmethod
-    async def _serve(gw: Gateway, scope: Scope, send: Send, plan: tuple[str, str, Read],
-                     headers: dict[bytes, str]) -> None:
+    async def _serve(gw: Gateway, scope: Scope, plan: tuple[str, str, Read], headers: dict[bytes, str]
+                     ) -> CacheResult:
         kind, digest, read = plan
         tenant = deps.tenant_for(gw.settings, headers.get(b"host"), headers.get(b"x-tenant"))
         gw.seen_tenant(tenant)
@@ -145,8 +157,4 @@ class CachedReadFastPath:
         if not decision.allowed:
             raise deps.too_many_requests(decision)
         cache.prefetch(prefetched)
-        result = await read(gw, tenant)
-        raw = [(b"content-length", str(len(result.body)).encode()), (b"content-type", _JSON)]
-        raw.extend((k.lower().encode(), v.encode()) for k, v in products.cache_headers(result).items())
-        await send({"type": "http.response.start", "status": 200, "headers": raw})
-        await send({"type": "http.response.body", "body": result.body})
+        return await read(gw, tenant)
