@@ -34,7 +34,8 @@ Feature: The three data stores as the seed configures them
   Scenario: Redis 7 in cluster mode, 3 shards x 1 replica, automatic failover, Multi-AZ
     Then every Redis replication group runs the reference engine major version
     And every Redis replication group has the reference node type, or a larger one in prod
-    And every Redis replication group has cluster mode with the reference's shards and replicas per shard
+    # 3 shards x 1 replica in staging and prod; dev runs the three nodes of the seed's dev estimate (1 x 2).
+    And every Redis replication group has cluster mode with the environment's shards and replicas per shard
     And every Redis replication group has automatic failover and Multi-AZ enabled
     And every Redis replication group uses a parameter group with cluster mode enabled
 

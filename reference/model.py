@@ -188,11 +188,28 @@ class Observability(_Strict):
     tracing: str
 
 
+class BudgetAllowance(_Strict):
+    """A cost the seed's estimate leaves out although another seed section requires the component."""
+
+    item: str
+    usd: float = Field(gt=0)
+    seed: str
+
+
 class Environment(_Strict):
     nat_gateways: int = Field(ge=1, le=3)
     deletion_protection: bool
     monthly_budget_usd: float = Field(gt=0)
     budget_margin_percent: float = Field(ge=0)
+    budget_allowances: list[BudgetAllowance] = Field(default_factory=list)
+    # Redis topology when it differs from data_stores.redis (dev runs the seed's three-node estimate).
+    redis_shards: int | None = Field(default=None, ge=1)
+    redis_replicas_per_shard: int | None = Field(default=None, ge=1)
+
+    @property
+    def budget_usd(self) -> float:
+        """The budget the estimate is held to before the margin: the stated figure plus its allowances."""
+        return self.monthly_budget_usd + sum(a.usd for a in self.budget_allowances)
 
 
 class Architecture(_Strict):
@@ -223,6 +240,12 @@ class Architecture(_Strict):
                     f"({len(self.availability_zones)})"
                 )
         return self
+
+    def redis_topology(self, environment: str) -> tuple[int, int]:
+        """(shards, replicas per shard) of an environment."""
+        env = self.environments[environment]  # type: ignore[index]
+        spec = self.data_stores.redis
+        return (env.redis_shards or spec.shards, env.redis_replicas_per_shard or spec.replicas_per_shard)
 
     def call_edges(self) -> set[tuple[str, str]]:
         """The allowed service-to-service calls, as (caller, callee) pairs."""

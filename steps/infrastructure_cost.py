@@ -51,14 +51,14 @@ def estimate_written(cost_estimate: Estimate, request: pytest.FixtureRequest) ->
 @then("the estimated monthly cost is within the environment's reference budget plus margin")
 def within_budget(cost_estimate: Estimate, architecture: Architecture) -> None:
     env = architecture.environments[cost_estimate.environment]  # type: ignore[index]
-    ceiling = round(env.monthly_budget_usd * (1 + env.budget_margin_percent / 100), 2)
+    ceiling = round(env.budget_usd * (1 + env.budget_margin_percent / 100), 2)
     if cost_estimate.total <= ceiling:
         return
     hours = cost_estimate.hours_per_month
     top = sorted(cost_estimate.resources, key=lambda r: -r.monthly_cost(hours))[:8]
     fail_if(
         [Violation(f"<{cost_estimate.environment}>", "estimated monthly cost (USD)", f"<= {ceiling:.2f} "
-                   f"({env.monthly_budget_usd:g} + {env.budget_margin_percent:g}%)", f"{cost_estimate.total:.2f}")]
+                   f"({env.budget_usd:g} + {env.budget_margin_percent:g}%)", f"{cost_estimate.total:.2f}")]
         + [Violation(r.name, "monthly cost (USD)", "part of the total", f"{r.monthly_cost(hours):.2f}") for r in top],
         f"the {cost_estimate.environment} estimate exceeds its budget",
     )  # fmt: skip

@@ -159,13 +159,13 @@ def redis_node_type(infra: Facts, architecture: Architecture) -> None:
     )
 
 
-@then("every Redis replication group has cluster mode with the reference's shards and replicas per shard")
+@then("every Redis replication group has cluster mode with the environment's shards and replicas per shard")
 def redis_topology(infra: Facts, architecture: Architecture) -> None:
-    spec = architecture.data_stores.redis
+    shards, replicas = architecture.redis_topology(infra.environment)
     groups = redis_groups(infra)
     expect_each(groups, "cluster_mode", "enabled")
-    expect_each(groups, "num_node_groups", spec.shards)
-    expect_each(groups, "replicas_per_node_group", spec.replicas_per_shard)
+    expect_each(groups, "num_node_groups", shards)
+    expect_each(groups, "replicas_per_node_group", replicas)
 
 
 @then("every Redis replication group has automatic failover and Multi-AZ enabled")

@@ -114,12 +114,14 @@ module "rds" {
 module "elasticache" {
   source = "../../modules/elasticache"
 
-  replication_group_id = "${local.name}-redis"
-  node_type            = var.redis_node_type
-  subnet_ids           = module.vpc.data_subnet_ids
-  security_group_ids   = [module.security_groups.security_group_ids["redis"]]
-  kms_key_arn          = module.kms.key_arns["elasticache"]
-  auth_token           = module.secrets.redis_auth_token
+  replication_group_id    = "${local.name}-redis"
+  node_type               = var.redis_node_type
+  num_node_groups         = var.redis_shards
+  replicas_per_node_group = var.redis_replicas_per_shard
+  subnet_ids              = module.vpc.data_subnet_ids
+  security_group_ids      = [module.security_groups.security_group_ids["redis"]]
+  kms_key_arn             = module.kms.key_arns["elasticache"]
+  auth_token              = module.secrets.redis_auth_token
 }
 
 module "documentdb" {

@@ -98,6 +98,28 @@ variable "db_instance_class" {
   }
 }
 
+variable "redis_shards" {
+  description = "Redis cluster-mode shards (node groups). The seed: 3."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.redis_shards >= 1 && var.redis_shards <= 10
+    error_message = "redis_shards must be between 1 and 10."
+  }
+}
+
+variable "redis_replicas_per_shard" {
+  description = "Redis replicas per shard; at least 1 so that automatic failover and Multi-AZ work. The seed: 1."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.redis_replicas_per_shard >= 1 && var.redis_replicas_per_shard <= 5
+    error_message = "redis_replicas_per_shard must be between 1 and 5 (automatic failover needs a replica)."
+  }
+}
+
 variable "redis_node_type" {
   description = "ElastiCache Redis node type."
   type        = string

@@ -10,8 +10,11 @@ node_group_min     = 2
 node_group_max     = 10
 
 # Database configuration
-db_instance_class         = "db.t3.medium"
-redis_node_type           = "cache.t3.medium"
+db_instance_class = "db.t3.medium"
+redis_node_type   = "cache.t3.medium"
+# The seed's dev estimate prices three Redis nodes: one shard with two replicas keeps failover and Multi-AZ.
+redis_shards              = 1
+redis_replicas_per_shard  = 2
 documentdb_instance_class = "db.t3.medium"
 
 # Tags (Project follows docs/conventions.md: eks-shop)
@@ -29,4 +32,4 @@ domain_name         = "dev.eks-shop.example.com"
 enable_bastion      = true
 # Spot-heavy: more spot capacity than the on-demand compute group, which stays at its floor.
 compute_node_group = { min = 1, desired = 1, max = 3 }
-spot_node_group    = { min = 1, desired = 4, max = 10 }
+spot_node_group    = { min = 1, desired = 1, max = 10 }
