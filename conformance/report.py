@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.outcomes import Outcome
+from conformance.seed import coverage
 
 # When a requirement has several scenarios, the worst outcome speaks for it.
 _SEVERITY = [Outcome.FAIL, Outcome.ERROR, Outcome.NOT_OBSERVABLE, Outcome.WAIVED, Outcome.PASS]
@@ -106,6 +107,30 @@ def write_reports(run: RunReport, report_dir: Path) -> list[Path]:
     return [run_path, merged_json, merged_md]
 
 
+def _seed_coverage(columns: list[str], outcomes: dict[str, dict[str, str]]) -> list[str]:
+    """The seed's infrastructure statements, the requirements that check each, and how they fared per run."""
+    lines = [
+        "",
+        "## Seed coverage",
+        "",
+        "| seed section | the seed says | requirements | " + " | ".join(columns) + " |",
+    ]
+    lines.append("|---|---|---|" + "---|" * len(columns))
+    for item in coverage():
+        if not item.requirements:
+            lines.append(f"| {item.section} | {item.statement} | none: {item.reason} |" + " - |" * len(columns))
+            continue
+        cells = []
+        for column in columns:
+            found = [outcomes[column][r] for r in item.requirements if r in outcomes[column]]
+            worst = next((o.value for o in _SEVERITY if o.value in found), None)
+            cells.append(_SYMBOL[Outcome(worst)] if worst else "-")
+        lines.append(
+            f"| {item.section} | {item.statement} | {', '.join(item.requirements)} | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
 def render_markdown(runs: list[RunReport]) -> str:
     seed_of: dict[str, str] = {}
     title_of: dict[str, str] = {}
@@ -144,6 +169,7 @@ def render_markdown(runs: list[RunReport]) -> str:
         lines.append(
             f"| {requirement} | {seed_of[requirement]} | {title_of[requirement]} | " + " | ".join(cells) + " |"
         )
+    lines += _seed_coverage(columns, outcomes)
     problems = [(run, s) for run in runs for s in run.scenarios if s.outcome in ("fail", "error")]
     if problems:
         lines += ["", "## Failures and errors", ""]

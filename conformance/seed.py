@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 SEED_PATH = Path(__file__).resolve().parent.parent / "docs" / "seed.md"
 
@@ -28,3 +31,25 @@ def sections(path: Path = SEED_PATH) -> dict[str, str]:
             heading = re.sub(r"^[^\w(]+", "", match.group(1)).strip()
             result.setdefault(slugify(heading), heading)
     return result
+
+
+COVERAGE_PATH = Path(__file__).with_name("seed_coverage.yaml")
+
+
+@dataclass(frozen=True)
+class SeedStatement:
+    """One requirement as the seed words it, and the requirement ids whose scenarios check it."""
+
+    section: str
+    statement: str
+    requirements: tuple[str, ...]
+    reason: str = ""  # why no scenario can check it, when requirements is empty
+
+
+@functools.cache
+def coverage(path: Path = COVERAGE_PATH) -> tuple[SeedStatement, ...]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(
+        SeedStatement(e["section"], e["statement"], tuple(e.get("requirements", ())), e.get("reason", ""))
+        for e in raw["coverage"]
+    )

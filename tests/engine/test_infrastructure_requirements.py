@@ -17,107 +17,16 @@ from conformance.checks import require_source
 from conformance.facts import Facts, Ref
 from conformance.outcomes import CheckError
 from conformance.plan import plan_resources
+from conformance.seed import coverage
 from conformance.targets.base import RunContext
 from conformance.targets.static import StaticTarget
 from tests.engine.test_mutations import feature_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Every requirement the seed states in Infrastructure Components, Databases, Security and Cost Optimization, as
-# (seed section, the seed's words, the requirement IDs whose scenarios check it). Requirements about Kubernetes
-# objects (pod security, network policies) are checked by the workloads features and named here too.
-SEED_TO_REQUIREMENTS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("Amazon EKS Cluster", "Version: 1.29 (or latest stable)", ("REQ-EKS-001",)),
-    ("Amazon EKS Cluster", "General Purpose: t3.medium (2-10 nodes, auto-scaling)", ("REQ-EKS-005", "REQ-EKS-010")),
-    ("Amazon EKS Cluster", "Compute Optimized: c5.large (1-5 nodes, for CPU-intensive workloads)", ("REQ-EKS-005",)),
-    ("Amazon EKS Cluster", "Spot Instances: Mixed instances for cost optimization", ("REQ-EKS-005", "REQ-EKS-006")),
-    ("Amazon EKS Cluster", "Fargate Profiles: For stateless, burstable workloads", ("REQ-EKS-008", "REQ-AVAIL-002")),
-    ("Amazon EKS Cluster", "Add-ons: VPC CNI, CoreDNS, kube-proxy, EBS CSI driver", ("REQ-EKS-009",)),
-    ("Networking", "VPC CIDR: 10.0.0.0/16", ("REQ-NET-001",)),
-    ("Networking", "3x Public subnets (for load balancers)", ("REQ-NET-002", "REQ-AVAIL-001")),
-    ("Networking", "3x Private subnets (for applications)", ("REQ-NET-003", "REQ-AVAIL-001")),
-    ("Networking", "3x Private subnets (for databases)", ("REQ-NET-004", "REQ-DATA-008", "REQ-AVAIL-001")),
-    ("Networking", "NAT Gateways: 3 (one per AZ for high availability)", ("REQ-NET-005",)),
-    ("Networking", "VPC Endpoints: S3, ECR, CloudWatch, Secrets Manager", ("REQ-NETSEC-008",)),
-    (
-        "Networking",
-        "Security Groups: Least privilege access control",
-        ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-004"),
-    ),
-    ("RDS PostgreSQL", "Engine: PostgreSQL 15.x", ("REQ-DATA-001",)),
-    ("RDS PostgreSQL", "Instance Class: db.t3.medium (adjustable)", ("REQ-DATA-001",)),
-    ("RDS PostgreSQL", "Multi-AZ: Enabled", ("REQ-DATA-001", "REQ-AVAIL-003")),
-    ("RDS PostgreSQL", "Backup: Automated daily backups, 7-day retention", ("REQ-DATA-001",)),
-    ("RDS PostgreSQL", "Encryption: At-rest and in-transit", ("REQ-ENC-002", "REQ-DATA-004")),
-    ("ElastiCache Redis", "Engine: Redis 7.x", ("REQ-DATA-005",)),
-    ("ElastiCache Redis", "Node Type: cache.t3.medium", ("REQ-DATA-005",)),
-    ("ElastiCache Redis", "Cluster Mode: Enabled with 3 shards", ("REQ-DATA-005",)),
-    ("ElastiCache Redis", "Replicas: 1 replica per shard", ("REQ-DATA-005",)),
-    ("ElastiCache Redis", "Automatic Failover: Enabled", ("REQ-DATA-005", "REQ-AVAIL-003")),
-    ("DocumentDB", "Engine: MongoDB 5.0 compatible", ("REQ-DATA-006",)),
-    ("DocumentDB", "Instance Class: db.t3.medium", ("REQ-DATA-006",)),
-    ("DocumentDB", "Cluster Size: 1 primary + 2 replicas", ("REQ-DATA-006", "REQ-AVAIL-003")),
-    ("DocumentDB", "Backup: Continuous backup to S3", ("REQ-DATA-007",)),
-    ("DocumentDB", "Encryption: Enabled", ("REQ-ENC-004",)),
-    (
-        "IAM Roles for Service Accounts (IRSA)",
-        "Each microservice has dedicated IAM roles with least privilege",
-        ("REQ-IRSA-001", "REQ-IRSA-003", "REQ-IRSA-004"),
-    ),
-    ("IAM Roles for Service Accounts (IRSA)", "Product Service: RDS access only", ("REQ-IRSA-003",)),
-    ("IAM Roles for Service Accounts (IRSA)", "Order Service: DocumentDB and S3 access", ("REQ-IRSA-003",)),
-    ("IAM Roles for Service Accounts (IRSA)", "User Service: RDS and Secrets Manager access", ("REQ-IRSA-003",)),
-    ("IAM Roles for Service Accounts (IRSA)", "API Gateway: Redis and CloudWatch access", ("REQ-IRSA-003",)),
-    (
-        "Secrets Management",
-        "External Secrets Operator: Syncs secrets from AWS Secrets Manager",
-        ("REQ-IRSA-005", "REQ-SECRETS-003"),
-    ),
-    ("Secrets Management", "Automatic Rotation: Secrets rotated every 90 days", ("REQ-SECRETS-002",)),
-    ("Secrets Management", "Encryption: All secrets encrypted at rest with KMS", ("REQ-SECRETS-001", "REQ-ENC-001")),
-    (
-        "Network Security",
-        "Security Groups: Strict ingress/egress rules",
-        ("REQ-NETSEC-001", "REQ-NETSEC-002", "REQ-NETSEC-003", "REQ-NETSEC-007"),
-    ),
-    (
-        "Network Security",
-        "Network Policies: Pod-to-pod communication restrictions",
-        ("REQ-NETPOL-001", "REQ-NETPOL-002"),
-    ),
-    (
-        "Network Security",
-        "Private Subnets: Applications and databases not directly accessible",
-        ("REQ-NET-006", "REQ-DATA-002", "REQ-NETSEC-005"),
-    ),
-    ("Network Security", "TLS/SSL: All external communication encrypted", ("REQ-NETSEC-006", "REQ-ENC-007")),
-    ("Pod Security", "Pod Security Standards: Restricted policy enforced", ("REQ-POD-001",)),
-    ("Pod Security", "Security Context: Non-root containers, read-only file systems", ("REQ-POD-011", "REQ-POD-012")),
-    ("Pod Security", "Resource Limits: CPU and memory limits prevent resource exhaustion", ("REQ-POD-013",)),
-    ("Pod Security", "Image Scanning: ECR scans for vulnerabilities", ("REQ-ENC-008",)),
-    ("Estimated Monthly Costs (Dev Environment)", "Total ~$663/month", ("REQ-COST-001", "REQ-COST-002")),
-    (
-        "Cost Optimization Strategies",
-        "Use Spot Instances: 60-90% savings on worker nodes",
-        ("REQ-COST-004", "REQ-EKS-006"),
-    ),
-    (
-        "Cost Optimization Strategies",
-        "Right-sizing: Monitor and adjust instance sizes",
-        ("REQ-DATA-001", "REQ-COST-002"),
-    ),
-    ("Cost Optimization Strategies", "Auto-scaling: Scale down during off-peak hours", ("REQ-EKS-010", "REQ-EKS-005")),
-    ("Cost Optimization Strategies", "Reserved Instances: 40-60% savings for production", ()),
-    ("Cost Optimization Strategies", "Fargate for Burst: Pay only for actual usage", ("REQ-EKS-008",)),
-    ("Cost Optimization Strategies", "S3 Lifecycle Policies: Archive old logs and backups", ("REQ-COST-003",)),
-    ("Cost Optimization Strategies", "Single NAT Gateway: Use one NAT Gateway in dev (not prod)", ("REQ-NET-005",)),
-]
-
-# Seed statements no plan can show, with the reason; each is named so that leaving one out is a decision.
-NOT_INFRASTRUCTURE = {
-    "Reserved Instances: 40-60% savings for production": "a billing commitment bought in the account, not a "
-    "resource: the cost model prices on-demand list prices, the upper bound",
-}
+# The seed-to-requirement table is data (conformance/seed_coverage.yaml) so that the report can render it.
+SEED_TO_REQUIREMENTS = [(c.section, c.statement, c.requirements) for c in coverage()]
+NOT_INFRASTRUCTURE = {c.statement: c.reason for c in coverage() if not c.requirements}
 
 
 def test_every_seed_requirement_maps_to_existing_scenarios() -> None:
