@@ -154,9 +154,14 @@ def compare(plan: Facts, live: Facts, observed_types: Iterable[str] | None = Non
             out.append(Difference(resource.address, "(resource)", "present", "missing"))
             continue
         out += compare_values(resource.address, "", dict(resource.values), counterpart.values)
+    planned_types = {r.type for r in plan.resources}
     for address, resource in live_by_address.items():
-        if address not in planned_addresses and " (" in resource.address:
-            out.append(Difference(address, "(resource)", "absent", "present"))
+        if " (" in resource.address:
+            if address not in planned_addresses:
+                out.append(Difference(address, "(resource)", "absent", "present"))
+        elif resource.type in planned_types and resource.type in observed and not resource.values.get("main"):
+            # Created outside Terraform (an inline policy added by hand...); the VPC's main route table is AWS's.
+            out.append(Difference(resource.address, "(resource)", "absent (not in the state)", "present"))
     return out
 
 

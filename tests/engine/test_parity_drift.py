@@ -9,8 +9,10 @@ changed attributes.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 from typing import Any
 
 import boto3
@@ -69,6 +71,37 @@ def _client(endpoint: str, service: str) -> Any:
     )
 
 
+def _disable_rotation(endpoint: str, secret_arn: str) -> None:
+    """Someone points the secret at a rotation Lambda, then cancels rotation: it no longer rotates.
+
+    (Dev configures no rotation Lambda, and CancelRotateSecret refuses a secret without one, so one is made.)
+    """
+    role = _client(endpoint, "iam").create_role(
+        RoleName="drift-rotator",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("rotate.py", "def handler(event, context):\n    return None\n")
+    function = _client(endpoint, "lambda").create_function(
+        FunctionName="drift-rotator",
+        Runtime="python3.12",
+        Role=role,
+        Handler="rotate.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    secrets = _client(endpoint, "secretsmanager")
+    secrets.rotate_secret(SecretId=secret_arn, RotationLambdaARN=function, RotateImmediately=False)
+    secrets.cancel_rotate_secret(SecretId=secret_arn)
+
+
 def requirement_of(fragment: str) -> str:
     """The requirement id of the infrastructure scenario whose name contains ``fragment`` (ids get renumbered)."""
     [requirement] = [r for r, s in infrastructure_scenarios().items() if fragment.lower() in s.name.lower()]
@@ -95,7 +128,7 @@ def test_live_changes_turn_live_red_and_show_as_drift(static_facts: Facts, archi
         RoleName=role.get("name"), PolicyName="debug-everything", PolicyDocument=json.dumps(wildcard)
     )
     secret = env.facts.of_type("aws_secretsmanager_secret")[0]
-    _client(env.endpoint, "secretsmanager").cancel_rotate_secret(SecretId=secret.get("arn"))
+    _disable_rotation(env.endpoint, str(secret.get("arn")))
 
     changed = env.target.observe()  # a fresh live read
     after = verdicts(changed, architecture)
