@@ -3,16 +3,15 @@
 PlaceOrder, step by step (why this order: idempotency first, compensation for everything after it):
 
 1. validate the request (ids, quantities, key); nothing is written for bad input;
-2. look up (tenant, user, idempotency_key): a PLACED order with the same fingerprint is returned as is
-   (finishing its stock commit if a crash interrupted it), another fingerprint is ALREADY_EXISTS, a claim in
-   progress is waited for;
-3. price the lines from catalog (BatchGetProducts); unknown products are NOT_FOUND, still nothing written;
-4. insert the order as a RESERVING *claim*: the unique index lets exactly one of N concurrent requests
-   with the same key win; the losers go back to 2 and return the winner's order;
-5. ReserveStock in catalog with reservation_id = order id (idempotent there); on failure delete the claim;
-6. mark the order PLACED (accepted: from here it is never deleted); on failure release the reservation and
+2. price the lines from catalog (BatchGetProducts); unknown products are NOT_FOUND, still nothing written;
+3. insert the order as a RESERVING *claim*: the unique index lets exactly one of N concurrent requests
+   with the same key win. A loser (or a request whose pricing failed) looks up (tenant, user,
+   idempotency_key): a PLACED order with the same fingerprint is returned as is (finishing its stock commit if
+   a crash interrupted it), another fingerprint is ALREADY_EXISTS, a claim in progress is waited for;
+4. ReserveStock in catalog with reservation_id = order id (idempotent there); on failure delete the claim;
+5. mark the order PLACED (accepted: from here it is never deleted); on failure release the reservation and
    delete the claim (compensation);
-7. CommitReservation, then record reservation_state COMMITTED. A crash between 6 and 7 is finished by a retry
+6. CommitReservation, then record reservation_state COMMITTED. A crash between 5 and 6 is finished by a retry
    with the same key or by the recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
    the order with an audit reason rather than shipping stock nobody holds.
 """
