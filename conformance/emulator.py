@@ -178,13 +178,6 @@ def unavailable_services(engine: str, endpoint: str, wanted: tuple[str, ...] = (
     return {service: f"LocalStack at {endpoint} does not emulate {service}" for service in sorted(missing)}
 
 
-def reset_moto(endpoint: str) -> None:
-    """Forget every resource in a moto server (its whole state), e.g. instead of a slow terraform destroy."""
-    request = urllib.request.Request(endpoint.rstrip("/") + "/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback emulator
-        pass
-
-
 def state_path(state_dir: Path, endpoint: str) -> Path:
     """One state file per port: several emulators (a developer's, a test's) can run side by side."""
     return state_dir / f"emulator-{urlparse(endpoint).port or 4566}.json"
