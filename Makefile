@@ -12,8 +12,10 @@ conformance: setup
 	.venv/bin/shopctl conformance run --target $(TARGET) --env $(ENV)
 
 # The tests: unit and integration tests of the engine and the services, plus the conformance scenarios.
+# Two workers, a file per worker: much of the suite waits (Terraform's fixed waits, servers starting), and a
+# file's expensive fixtures (a platform, an applied environment) are built once.
 test: setup
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile --durations=25
 
 # Under two minutes: the static conformance suite for one environment.
 fast: setup

@@ -8,7 +8,7 @@
 #
 # Cold: `rm -rf .work/terraform/plans`, so each environment is planned again against the embedded emulator (the
 # initialised Terraform working copies under .work/terraform/trees stay, as on a developer machine). Warm: the same
-# commands again, plans taken from the cache. checkov runs from .work/checkov-venv (built by scripts/checkov.sh).
+# commands again, plans taken from the cache. checkov runs from ~/.cache/eks-shop/checkov-venv (built by scripts/checkov.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +18,7 @@ DOCS=1
 ENVS=(dev staging prod)
 OUT="$ROOT/.work/bench/static-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
-CHECKOV="$ROOT/.work/checkov-venv/bin/checkov"
+CHECKOV="${CHECKOV_VENV:-${EKS_SHOP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/eks-shop}/checkov-venv}/bin/checkov"
 if [ ! -x "$CHECKOV" ]; then
   scripts/checkov.sh --report-dir "$OUT/checkov-build" --no-summary >/dev/null 2>&1 || true
 fi

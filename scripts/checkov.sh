@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-check the Terraform with checkov, in a virtualenv of its own (.work/checkov-venv), so that checkov's many
+# Cross-check the Terraform with checkov, in a virtualenv of its own (~/.cache/eks-shop/checkov-venv), so that checkov's many
 # pinned dependencies never meet the project's.
 #
 #   scripts/checkov.sh [--report-dir DIR] [--no-summary]
@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-VENV="$ROOT/.work/checkov-venv"
+# Outside the clone, so that every clone on this machine (and CI's fresh one) reuses the same build.
+VENV="${CHECKOV_VENV:-${EKS_SHOP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/eks-shop}/checkov-venv}"
 if [ ! -x "$VENV/bin/checkov" ]; then
   echo "checkov: creating $VENV (pip install 'checkov>=3.2,<4')" >&2
   python3 -m venv "$VENV" || { echo "checkov: cannot create a virtualenv" >&2; exit 2; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real LocalStack (community) on this host, without Docker: a python3.13 venv with the pins that resolve together.
 #
-#   bash scripts/localstack.sh venv            build .work/localstack-venv (once; exit 3 when it cannot be built)
+#   bash scripts/localstack.sh venv            build ~/.cache/eks-shop/localstack-venv (once; exit 3 when it cannot be built)
 #   bash scripts/localstack.sh start [PORT]    start LocalStack on 127.0.0.1:PORT (default 4566), wait until healthy
 #   bash scripts/localstack.sh stop [PORT]     stop the LocalStack this script started on PORT
 #   bash scripts/localstack.sh status [PORT]   print its health
@@ -11,7 +11,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LOCALSTACK_VENV:-$ROOT/.work/localstack-venv}"
+# Outside the clone: the build takes minutes, and every clone on this machine (and CI's fresh one) can reuse it.
+VENV="${LOCALSTACK_VENV:-${EKS_SHOP_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/eks-shop}/localstack-venv}"
 STATE="$ROOT/.work/localstack"
 
 find_python() {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,11 @@ from conformance.checkov import REQUIREMENT_OF, CheckovWaiver, evaluate, load_wa
 from tests.engine.test_mutations import feature_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".work" / "checkov-venv"
+# Where scripts/checkov.sh keeps its virtualenv (outside the clone, shared by every clone on the machine).
+_CACHE = Path(
+    os.environ.get("EKS_SHOP_TOOLS") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eks-shop"
+)
+VENV = Path(os.environ["CHECKOV_VENV"]) if os.environ.get("CHECKOV_VENV") else _CACHE / "checkov-venv"
 
 
 def _checkov_json(folder: Path, name: str, failed: list[dict[str, object]], passed: int = 1) -> None:
