@@ -255,6 +255,7 @@ def tenant_create(
         f"tenant [bold]{created.tenant_id}[/] created; admin user {created.admin_user_id}; {created.catalogue}"
     )
 
+
 # ---------------------------------------------------------------------------------------------- the AWS emulator
 
 emulator_app = typer.Typer(help="The embedded AWS emulator (moto with the project's shims).", no_args_is_help=True)
@@ -339,7 +340,6 @@ def conformance_drift(
         return
     console.print(format_differences(differences), markup=False, highlight=False)
     raise typer.Exit(1 if differences else 0)
-
 
 
 def main() -> None:

@@ -25,8 +25,7 @@ from locust.env import Environment
 TENANT = os.environ.get("LOAD_TENANT", "demo")
 LOOPBACK_NAMES = {"localhost"}
 CART_LIMIT = 5  # lines kept in a cart before the cart task empties it: carts (and later orders) stay small
-ADDRESS = {"name": "Load Test", "line1": "1 Test Street", "city": "Testville", "postal_code": "T1 1TT",
-           "country": "GB"}
+ADDRESS = {"name": "Load Test", "line1": "1 Test Street", "city": "Testville", "postal_code": "T1 1TT", "country": "GB"}
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -48,8 +47,9 @@ def _refuse_remote_targets(environment: Environment, **_: Any) -> None:
 
 
 class Shopper(FastHttpUser):
-    wait_time = between(float(os.environ.get("LOAD_WAIT_MIN_S", "0.5")),
-                        float(os.environ.get("LOAD_WAIT_MAX_S", "2.0")))
+    wait_time = between(
+        float(os.environ.get("LOAD_WAIT_MIN_S", "0.5")), float(os.environ.get("LOAD_WAIT_MAX_S", "2.0"))
+    )
 
     def on_start(self) -> None:
         # Each shopper looks like a separate client to the per-client rate limiter (the gateway trusts one proxy
@@ -62,8 +62,13 @@ class Shopper(FastHttpUser):
         email = f"load-{uuid.uuid4().hex[:16]}@example.com"
         # A throw-away password: the account only lives for this run and signs in once, by registering.
         password = secrets.token_urlsafe(16)
-        with self.client.post("/v1/auth/register", json={"email": email, "password": password},
-                               headers=self.headers, name="/v1/auth/register", catch_response=True) as r:
+        with self.client.post(
+            "/v1/auth/register",
+            json={"email": email, "password": password},
+            headers=self.headers,
+            name="/v1/auth/register",
+            catch_response=True,
+        ) as r:
             if r.status_code != 201:
                 r.failure(f"register: {r.status_code} {r.text[:200]}")
                 self.stop()  # a shopper without an account cannot buy; the failure is already counted
@@ -106,8 +111,7 @@ class Shopper(FastHttpUser):
         r = self.client.get("/v1/products?limit=8", headers=self.headers, name="/v1/products")
         cursor = r.json().get("next_cursor") if r.status_code == 200 else None
         if cursor and random.random() < 0.3:
-            self.client.get(f"/v1/products?limit=8&cursor={cursor}", headers=self.headers,
-                            name="/v1/products?cursor")
+            self.client.get(f"/v1/products?limit=8&cursor={cursor}", headers=self.headers, name="/v1/products?cursor")
 
     @task(20)
     def search(self) -> None:
@@ -127,8 +131,12 @@ class Shopper(FastHttpUser):
         product = self._product()
         if not product:
             return
-        self.client.post("/v1/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=self.headers,
-                         name="/v1/cart/items")
+        self.client.post(
+            "/v1/cart/items",
+            json={"product_id": product["id"], "quantity": 1},
+            headers=self.headers,
+            name="/v1/cart/items",
+        )
         r = self.client.get("/v1/cart", headers=self.headers, name="/v1/cart")
         if r.status_code == 200 and len(r.json()["items"]) > CART_LIMIT:
             self.client.delete("/v1/cart", headers=self.headers, name="/v1/cart [empty]")
@@ -140,13 +148,22 @@ class Shopper(FastHttpUser):
         product = self._product(plenty=True)
         if not product:
             return
-        self.client.post("/v1/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=self.headers,
-                         name="/v1/cart/items")
+        self.client.post(
+            "/v1/cart/items",
+            json={"product_id": product["id"], "quantity": 1},
+            headers=self.headers,
+            name="/v1/cart/items",
+        )
         # A new key per intended order: a retry of THIS order would reuse it, a new order never does.
         headers = {**self.headers, "Idempotency-Key": str(uuid.uuid4())}
         started = time.perf_counter()
-        with self.client.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers=headers,
-                               name="/v1/checkout", catch_response=True) as r:
+        with self.client.post(
+            "/v1/checkout",
+            json={"shipping_address": ADDRESS},
+            headers=headers,
+            name="/v1/checkout",
+            catch_response=True,
+        ) as r:
             if r.status_code == 201:
                 r.success()
             elif r.status_code == 409 and "stock" in r.text:
@@ -154,8 +171,11 @@ class Shopper(FastHttpUser):
                 # its own line so a run that mostly sells out is visible in the summary.
                 r.success()
                 self.environment.events.request.fire(
-                    request_type="POST", name="/v1/checkout [out of stock]",
-                    response_time=(time.perf_counter() - started) * 1000, response_length=0, exception=None,
+                    request_type="POST",
+                    name="/v1/checkout [out of stock]",
+                    response_time=(time.perf_counter() - started) * 1000,
+                    response_length=0,
+                    exception=None,
                     context={},
                 )
                 self.client.delete("/v1/cart", headers=self.headers, name="/v1/cart [empty]")

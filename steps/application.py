@@ -129,8 +129,9 @@ class Customer:
 
 def register(api: Api) -> Customer:
     email = f"shopper-{uuid.uuid4().hex[:12]}@example.com"
-    body = api.json_of("POST", "/v1/auth/register", 201,
-                       json={"email": email, "password": PASSWORD, "display_name": "Shopper"})
+    body = api.json_of(
+        "POST", "/v1/auth/register", 201, json={"email": email, "password": PASSWORD, "display_name": "Shopper"}
+    )
     return Customer(email, PASSWORD, body["access_token"], body["user"]["id"])
 
 
@@ -158,9 +159,14 @@ def all_products(api: Api) -> list[dict[str, Any]]:
 
 
 def new_product(admin: Api, label: str, price_minor: int = 1999) -> dict[str, Any]:
-    body = {"sku": f"{label[:20]}-{uuid.uuid4().hex[:10]}", "name": f"{label} {uuid.uuid4().hex[:8]}",
-            "description": f"made for the {label} scenario", "price": {"amount_minor": price_minor, "currency": "USD"},
-            "category": "conformance", "initial_stock": 50}
+    body = {
+        "sku": f"{label[:20]}-{uuid.uuid4().hex[:10]}",
+        "name": f"{label} {uuid.uuid4().hex[:8]}",
+        "description": f"made for the {label} scenario",
+        "price": {"amount_minor": price_minor, "currency": "USD"},
+        "category": "conformance",
+        "initial_stock": 50,
+    }
     product: dict[str, Any] = admin.json_of("POST", "/v1/admin/products", 201, json=body)
     return product
 
@@ -179,8 +185,9 @@ class Browser:
 
     def __init__(self, shop: Shop, tenant: str) -> None:
         self.tenant = tenant
-        self.http = httpx.Client(base_url=shop.frontend_url, headers={"X-Tenant": tenant}, timeout=20,
-                                 follow_redirects=True)
+        self.http = httpx.Client(
+            base_url=shop.frontend_url, headers={"X-Tenant": tenant}, timeout=20, follow_redirects=True
+        )
         self.page = ""
         self.url = "/"
 
@@ -319,8 +326,14 @@ def storefront_visit(facts: Facts, tenant: str) -> Visit:
 def some_product(visit: Visit) -> dict[str, Any]:
     """A product in stock, from the storefront's own list."""
     items = [p for p in all_products(visit.api) if p["stock_available"] > 5]
-    expect(bool(items), "the storefront sells nothing in stock", f"{visit.tenant}:/v1/products", "products in stock",
-           "at least one", 0)
+    expect(
+        bool(items),
+        "the storefront sells nothing in stock",
+        f"{visit.tenant}:/v1/products",
+        "products in stock",
+        "at least one",
+        0,
+    )
     return items[len(items) // 2]
 
 
@@ -336,12 +349,24 @@ def open_catalogue(visit: Visit) -> None:
 @then(parsers.parse("the first page lists at most {count:d} products with a link to the next page"))
 def first_page(visit: Visit, count: int) -> None:
     links = list(dict.fromkeys(product_links(visit.browser.page)))
-    expect(0 < len(links) <= count, "the first catalogue page is not one page of products", "frontend:/",
-           "products on the page", f"1..{count}", len(links))
+    expect(
+        0 < len(links) <= count,
+        "the first catalogue page is not one page of products",
+        "frontend:/",
+        "products on the page",
+        f"1..{count}",
+        len(links),
+    )
     total = len(all_products(visit.api))
     if total > count:
-        expect(next_link(visit.browser.page) is not None, "the catalogue has more products but no next page",
-               "frontend:/", "next-page link", "present", "missing")
+        expect(
+            next_link(visit.browser.page) is not None,
+            "the catalogue has more products but no next page",
+            "frontend:/",
+            "next-page link",
+            "present",
+            "missing",
+        )
     visit.seen["first_page"] = links
 
 
@@ -361,10 +386,14 @@ def every_product_once(visit: Visit) -> None:
     expected = {p.id for p in truth.products}
     duplicates = sorted({pid for pid in listed if listed.count(pid) > 1})
     violations = [Violation("frontend:/ (all pages)", "product listed twice", "once", pid) for pid in duplicates]
-    violations += [Violation("frontend:/ (all pages)", "product", "listed", f"{pid} missing")
-                   for pid in sorted(expected - set(listed))]
-    violations += [Violation("frontend:/ (all pages)", "product", "of this storefront", f"{pid} unknown")
-                   for pid in sorted(set(listed) - expected)]
+    violations += [
+        Violation("frontend:/ (all pages)", "product", "listed", f"{pid} missing")
+        for pid in sorted(expected - set(listed))
+    ]
+    violations += [
+        Violation("frontend:/ (all pages)", "product", "of this storefront", f"{pid} unknown")
+        for pid in sorted(set(listed) - expected)
+    ]
     if violations:
         raise RequirementFailed("paging through the catalogue does not list each product once", violations)
 
@@ -379,8 +408,14 @@ def search_for_product(visit: Visit) -> None:
 def results_include(visit: Visit) -> None:
     assert visit.product is not None
     found = product_links(visit.browser.page)
-    expect(visit.product["id"] in found, "search does not find a product by its name", f"frontend:{visit.browser.url}",
-           "results", visit.product["id"], found[:10])
+    expect(
+        visit.product["id"] in found,
+        "search does not find a product by its name",
+        f"frontend:{visit.browser.url}",
+        "results",
+        visit.product["id"],
+        found[:10],
+    )
 
 
 @then(parsers.parse('a search for words no product contains shows "{message}"'))
@@ -388,8 +423,14 @@ def search_finds_nothing(visit: Visit, message: str) -> None:
     response = visit.browser.open(f"/?q=zzqx{uuid.uuid4().hex[:8]}")
     expect_status(response, 200, "a search without results does not open")
     found = product_links(visit.browser.page)
-    expect(not found and message in visit.browser.page, "a search for nonsense lists products",
-           f"frontend:{visit.browser.url}", "results", message, found[:5] or "no message")
+    expect(
+        not found and message in visit.browser.page,
+        "a search for nonsense lists products",
+        f"frontend:{visit.browser.url}",
+        "results",
+        message,
+        found[:5] or "no message",
+    )
 
 
 @when("the shopper opens the page of a product")
@@ -403,15 +444,21 @@ def product_page_matches(visit: Visit) -> None:
     from services.protos.gen.shop.catalog.v1 import catalog_pb2
 
     assert visit.product is not None
-    truth = catalog_grpc(visit.shop, visit.tenant, "GetProduct",
-                         catalog_pb2.GetProductRequest(product_id=visit.product["id"]))
+    truth = catalog_grpc(
+        visit.shop, visit.tenant, "GetProduct", catalog_pb2.GetProductRequest(product_id=visit.product["id"])
+    )
     price = money({"amount_minor": truth.price.units_minor, "currency": truth.price.currency})
     page = html.unescape(visit.browser.page)
     where = f"frontend:/products/{truth.id}"
-    violations = [Violation(where, what, value, "not on the page")
-                  for what, value in (("name", f"<h1>{truth.name}</h1>"), ("price", price),
-                                      ("stock", f"{truth.stock_available} in stock"))
-                  if value not in page]
+    violations = [
+        Violation(where, what, value, "not on the page")
+        for what, value in (
+            ("name", f"<h1>{truth.name}</h1>"),
+            ("price", price),
+            ("stock", f"{truth.stock_available} in stock"),
+        )
+        if value not in page
+    ]
     if violations:
         raise RequirementFailed("the product page does not show what the catalogue holds", violations)
 
@@ -420,8 +467,14 @@ def product_page_matches(visit: Visit) -> None:
 def add_to_cart_form(visit: Visit) -> None:
     fields = visit.browser.form_fields("/cart/add")
     token = fields.get("csrf_token", "")
-    expect(len(token) >= 20, "the add-to-cart form carries no CSRF token", f"frontend:{visit.browser.url}",
-           "csrf_token", "a random token", token or "missing")
+    expect(
+        len(token) >= 20,
+        "the add-to-cart form carries no CSRF token",
+        f"frontend:{visit.browser.url}",
+        "csrf_token",
+        "a random token",
+        token or "missing",
+    )
 
 
 @given("the shopper has registered an account")
@@ -430,8 +483,14 @@ def shopper_registers(visit: Visit) -> None:
     email = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
     response = visit.browser.submit("/register", {"email": email, "password": PASSWORD, "display_name": "Buyer"})
     expect_status(response, 200, "registration through the storefront fails")
-    expect("Sign out" in response.text or "sign-out" in response.text, "the shopper is not signed in after registering",
-           "frontend:/register", "signed in", "yes", "no sign-out control on the page")
+    expect(
+        "Sign out" in response.text or "sign-out" in response.text,
+        "the shopper is not signed in after registering",
+        "frontend:/register",
+        "signed in",
+        "yes",
+        "no sign-out control on the page",
+    )
 
 
 @when("the shopper adds a product to the cart")
@@ -440,8 +499,14 @@ def shopper_adds(visit: Visit) -> None:
     expect_status(visit.browser.open(f"/products/{visit.product['id']}"), 200, "the product page does not open")
     response = visit.browser.submit("/cart/add", {"quantity": "2"})
     expect_status(response, 200, "adding to the cart fails")
-    expect(visit.product["name"] in html.unescape(response.text), "the cart does not show the product added",
-           "frontend:/cart", "cart line", visit.product["name"], "missing")
+    expect(
+        visit.product["name"] in html.unescape(response.text),
+        "the cart does not show the product added",
+        "frontend:/cart",
+        "cart line",
+        visit.product["name"],
+        "missing",
+    )
 
 
 @when("checks out with a shipping address")
@@ -450,8 +515,14 @@ def shopper_checks_out(visit: Visit) -> None:
     response = visit.browser.submit("/checkout", ADDRESS)
     expect_status(response, 200, "checkout through the storefront fails")
     match = re.search(rf"/orders/({UUID_RE})", visit.browser.url)
-    expect(match is not None, "checkout does not lead to an order confirmation", "frontend:/checkout",
-           "redirect", "/orders/<id>?placed=1", visit.browser.url)
+    expect(
+        match is not None,
+        "checkout does not lead to an order confirmation",
+        "frontend:/checkout",
+        "redirect",
+        "/orders/<id>?placed=1",
+        visit.browser.url,
+    )
     assert match is not None
     visit.order = {"id": match.group(1)}
 
@@ -461,10 +532,14 @@ def confirmation(visit: Visit) -> None:
     assert visit.product is not None
     assert visit.order is not None
     page = html.unescape(visit.browser.page)
-    total = money({"amount_minor": visit.product["price"]["amount_minor"] * 2,
-                   "currency": visit.product["price"]["currency"]})
-    violations = [Violation(f"frontend:/orders/{visit.order['id']}", what, value, "not on the page")
-                  for what, value in (("product", visit.product["name"]), ("total", total)) if value not in page]
+    total = money(
+        {"amount_minor": visit.product["price"]["amount_minor"] * 2, "currency": visit.product["price"]["currency"]}
+    )
+    violations = [
+        Violation(f"frontend:/orders/{visit.order['id']}", what, value, "not on the page")
+        for what, value in (("product", visit.product["name"]), ("total", total))
+        if value not in page
+    ]
     if violations:
         raise RequirementFailed("the order confirmation is incomplete", violations)
 
@@ -473,8 +548,14 @@ def confirmation(visit: Visit) -> None:
 def in_history(visit: Visit) -> None:
     assert visit.order is not None
     expect_status(visit.browser.open("/orders"), 200, "the order history does not open")
-    expect(f"/orders/{visit.order['id']}" in visit.browser.page, "the new order is not in the history",
-           "frontend:/orders", "orders listed", visit.order["id"], "missing")
+    expect(
+        f"/orders/{visit.order['id']}" in visit.browser.page,
+        "the new order is not in the history",
+        "frontend:/orders",
+        "orders listed",
+        visit.order["id"],
+        "missing",
+    )
 
 
 @then("a form submitted without the page's CSRF token is refused")
@@ -482,8 +563,9 @@ def csrf_refused(visit: Visit) -> None:
     assert visit.product is not None
     response = visit.browser.post_raw("/cart/add", {"product_id": visit.product["id"], "quantity": "1"})
     expect_status(response, 403, "a form without its CSRF token is accepted")
-    forged = visit.browser.post_raw("/cart/add", {"product_id": visit.product["id"], "quantity": "1",
-                                                  "csrf_token": secrets.token_urlsafe(32)})
+    forged = visit.browser.post_raw(
+        "/cart/add", {"product_id": visit.product["id"], "quantity": "1", "csrf_token": secrets.token_urlsafe(32)}
+    )
     expect_status(forged, 403, "a form with a made-up CSRF token is accepted")
 
 
@@ -524,11 +606,22 @@ def same_order(visit: Visit) -> None:
     first, second = visit.seen["answers"]
     expect_status(first, 201, "the first checkout does not place an order")
     expect_status(second, (200, 201), "the repeated checkout is not answered with the order")
-    expect(second.json().get("id") == first.json()["id"], "the same Idempotency-Key placed a second order",
-           "POST /v1/checkout", "order id of the repeat", first.json()["id"], second.json().get("id"))
-    expect(second.status_code == 200 and second.headers.get("idempotent-replayed") == "true",
-           "the repeat is not marked as a replay", "POST /v1/checkout", "200 + Idempotent-Replayed",
-           "true", f"{second.status_code} {second.headers.get('idempotent-replayed')}")
+    expect(
+        second.json().get("id") == first.json()["id"],
+        "the same Idempotency-Key placed a second order",
+        "POST /v1/checkout",
+        "order id of the repeat",
+        first.json()["id"],
+        second.json().get("id"),
+    )
+    expect(
+        second.status_code == 200 and second.headers.get("idempotent-replayed") == "true",
+        "the repeat is not marked as a replay",
+        "POST /v1/checkout",
+        "200 + Idempotent-Replayed",
+        "true",
+        f"{second.status_code} {second.headers.get('idempotent-replayed')}",
+    )
     visit.order = first.json()
 
 
@@ -537,8 +630,14 @@ def history_once(visit: Visit) -> None:
     assert visit.order is not None
     items = visit.customer_api().json_of("GET", "/v1/orders", params={"limit": 100})["items"]
     ids = [o["id"] for o in items]
-    expect(ids.count(visit.order["id"]) == 1 and len(ids) == 1, "the history does not hold exactly that one order",
-           "GET /v1/orders", "orders", [visit.order["id"]], ids)
+    expect(
+        ids.count(visit.order["id"]) == 1 and len(ids) == 1,
+        "the history does not hold exactly that one order",
+        "GET /v1/orders",
+        "orders",
+        [visit.order["id"]],
+        ids,
+    )
 
 
 @given("the customer has checked out with an Idempotency-Key")
@@ -572,10 +671,15 @@ def client_prices(visit: Visit) -> None:
     assert visit.product is not None
     api = visit.customer_api()
     visit.seen["priced"] = [
-        api.post("/v1/cart/items", json={"product_id": visit.product["id"], "quantity": 1,
-                                         "price": {"amount_minor": 1, "currency": "USD"}}),
-        api.post("/v1/checkout", json={"shipping_address": ADDRESS, "total": {"amount_minor": 1, "currency": "USD"}},
-                 headers={"Idempotency-Key": uuid.uuid4().hex}),
+        api.post(
+            "/v1/cart/items",
+            json={"product_id": visit.product["id"], "quantity": 1, "price": {"amount_minor": 1, "currency": "USD"}},
+        ),
+        api.post(
+            "/v1/checkout",
+            json={"shipping_address": ADDRESS, "total": {"amount_minor": 1, "currency": "USD"}},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        ),
     ]
 
 
@@ -583,8 +687,14 @@ def client_prices(visit: Visit) -> None:
 def price_refused(visit: Visit) -> None:
     for response, name in zip(visit.seen["priced"], ("body.price", "body.total"), strict=True):
         body = expect_problem(response, 422, "a client-chosen price is not refused")
-        expect(body.get("field") == name, "the refusal does not name the price field",
-               f"{response.request.method} {response.request.url.path}", "field", name, body.get("field"))
+        expect(
+            body.get("field") == name,
+            "the refusal does not name the price field",
+            f"{response.request.method} {response.request.url.path}",
+            "field",
+            name,
+            body.get("field"),
+        )
 
 
 @when("the customer checks out")
@@ -600,11 +710,18 @@ def server_prices(visit: Visit) -> None:
     violations = []
     total = 0
     for line in visit.order["items"]:
-        truth = catalog_grpc(visit.shop, visit.tenant, "GetProduct",
-                             catalog_pb2.GetProductRequest(product_id=line["product_id"]))
+        truth = catalog_grpc(
+            visit.shop, visit.tenant, "GetProduct", catalog_pb2.GetProductRequest(product_id=line["product_id"])
+        )
         if line["unit_price"]["amount_minor"] != truth.price.units_minor:
-            violations.append(Violation(f"order {visit.order['id']}", f"unit price of {line['product_id']}",
-                                        truth.price.units_minor, line["unit_price"]["amount_minor"]))
+            violations.append(
+                Violation(
+                    f"order {visit.order['id']}",
+                    f"unit price of {line['product_id']}",
+                    truth.price.units_minor,
+                    line["unit_price"]["amount_minor"],
+                )
+            )
         total += truth.price.units_minor * int(line["quantity"])
     if visit.order["total"]["amount_minor"] != total:
         violations.append(Violation(f"order {visit.order['id']}", "total", total, visit.order["total"]["amount_minor"]))
@@ -629,9 +746,13 @@ def set_status(visit: Visit, as_admin: bool, status: str, version: int) -> tuple
         md = (("x-tenant-id", visit.tenant), ("x-user-id", who["user_id"]), ("x-user-role", "admin"))
     else:
         md = (("x-tenant-id", visit.tenant), ("x-user-id", visit.customer.user_id), ("x-user-role", "customer"))
-    request = orders_pb2.UpdateOrderStatusRequest(order_id=visit.order["id"], expected_version=version,
-                                                  status=orders_pb2.OrderStatus.Value(status),
-                                                  actor="conformance", reason="conformance scenario")
+    request = orders_pb2.UpdateOrderStatusRequest(
+        order_id=visit.order["id"],
+        expected_version=version,
+        status=orders_pb2.OrderStatus.Value(status),
+        actor="conformance",
+        reason="conformance scenario",
+    )
     with grpc.insecure_channel(visit.shop.grpc["orders"]) as channel:
         stub = orders_pb2_grpc.OrdersServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
@@ -650,17 +771,28 @@ def current_order(visit: Visit) -> dict[str, Any]:
 @then("the customer cannot change the order's status")
 def customer_cannot(visit: Visit) -> None:
     code, _ = set_status(visit, False, "CONFIRMED", int(current_order(visit)["version"]))
-    expect(code == "PERMISSION_DENIED", "a customer changed the status of an order", "orders.UpdateOrderStatus",
-           "answer to the customer", "PERMISSION_DENIED", code)
+    expect(
+        code == "PERMISSION_DENIED",
+        "a customer changed the status of an order",
+        "orders.UpdateOrderStatus",
+        "answer to the customer",
+        "PERMISSION_DENIED",
+        code,
+    )
 
 
 @then("the storefront's admin confirms the order and then ships it")
 def admin_confirms_ships(visit: Visit) -> None:
     for status in ("CONFIRMED", "SHIPPED"):
         code, order = set_status(visit, True, status, int(current_order(visit)["version"]))
-        expect(code == "OK" and order is not None and order["status"] == status,
-               "the admin cannot move the order along its lifecycle", "orders.UpdateOrderStatus",
-               f"-> {status}", "OK", code)
+        expect(
+            code == "OK" and order is not None and order["status"] == status,
+            "the admin cannot move the order along its lifecycle",
+            "orders.UpdateOrderStatus",
+            f"-> {status}",
+            "OK",
+            code,
+        )
 
 
 @then("a shipped order cannot go back to confirmed or pending")
@@ -669,23 +801,36 @@ def invalid_transitions(visit: Visit) -> None:
     for status in ("CONFIRMED", "PENDING"):
         code, _ = set_status(visit, True, status, int(current_order(visit)["version"]))
         if code != "FAILED_PRECONDITION":
-            violations.append(Violation("orders.UpdateOrderStatus", f"SHIPPED -> {status}", "FAILED_PRECONDITION",
-                                        code))
+            violations.append(
+                Violation("orders.UpdateOrderStatus", f"SHIPPED -> {status}", "FAILED_PRECONDITION", code)
+            )
     fail_violations(violations, "an order moved off its lifecycle")
 
 
 @then("a pending order cannot be shipped before it is confirmed")
 def no_skipping(visit: Visit) -> None:
     code, _ = set_status(visit, True, "SHIPPED", int(current_order(visit)["version"]))
-    expect(code == "FAILED_PRECONDITION", "a pending order was shipped without being confirmed",
-           "orders.UpdateOrderStatus", "PENDING -> SHIPPED", "FAILED_PRECONDITION", code)
+    expect(
+        code == "FAILED_PRECONDITION",
+        "a pending order was shipped without being confirmed",
+        "orders.UpdateOrderStatus",
+        "PENDING -> SHIPPED",
+        "FAILED_PRECONDITION",
+        code,
+    )
 
 
 @then(parsers.parse('the customer sees the order as "{status}"'))
 def customer_sees_status(visit: Visit, status: str) -> None:
     found = current_order(visit)["status"]
-    expect(str(found).lower() == status.lower(), "the customer does not see the order's status",
-           "GET /v1/orders/{id}", "status", status, found)
+    expect(
+        str(found).lower() == status.lower(),
+        "the customer does not see the order's status",
+        "GET /v1/orders/{id}",
+        "status",
+        status,
+        found,
+    )
 
 
 def fail_violations(violations: list[Violation], summary: str) -> None:
@@ -707,8 +852,9 @@ def not_found_like_missing(visit: Visit) -> None:
     expect_problem(theirs, 404, "another customer's order can be read")
     # The same words as for a made-up id (ids aside): the refusal must not tell that the order exists.
     said = [re.sub(UUID_RE, "<id>", str(r.json().get("detail"))) for r in (theirs, missing)]
-    expect(said[0] == said[1], "the refusal tells that the order exists", "GET /v1/orders/{id}", "detail",
-           said[1], said[0])
+    expect(
+        said[0] == said[1], "the refusal tells that the order exists", "GET /v1/orders/{id}", "detail", said[1], said[0]
+    )
 
 
 @then("the order is not in the other customer's history")
@@ -716,8 +862,14 @@ def not_in_other_history(visit: Visit) -> None:
     assert visit.other is not None
     assert visit.order is not None
     ids = [o["id"] for o in visit.other.json_of("GET", "/v1/orders")["items"]]
-    expect(visit.order["id"] not in ids, "another customer's order is in a history", "GET /v1/orders", "orders",
-           "only the customer's own", ids)
+    expect(
+        visit.order["id"] not in ids,
+        "another customer's order is in a history",
+        "GET /v1/orders",
+        "orders",
+        "only the customer's own",
+        ids,
+    )
 
 
 # ================================================================================================ caching
@@ -775,8 +927,14 @@ def miss_then_hit(visit: Visit) -> None:
 def cached_reads(visit: Visit) -> None:
     for name, read in reads_of(visit).items():
         read()
-        expect(cache_of(read()) == "HIT", "a repeated read is not cached", f"gateway {name} read", "X-Cache", "HIT",
-               cache_of(read()))
+        expect(
+            cache_of(read()) == "HIT",
+            "a repeated read is not cached",
+            f"gateway {name} read",
+            "X-Cache",
+            "HIT",
+            cache_of(read()),
+        )
 
 
 @when("the admin renames the product and changes its price")
@@ -784,8 +942,9 @@ def admin_renames(visit: Visit) -> None:
     assert visit.product is not None
     name = f"{visit.product['name']} renamed"
     price = {"amount_minor": visit.product["price"]["amount_minor"] + 100, "currency": "USD"}
-    visit.seen["admin"].json_of("PATCH", f"/v1/admin/products/{visit.product['id']}", json={"name": name,
-                                                                                           "price": price})
+    visit.seen["admin"].json_of(
+        "PATCH", f"/v1/admin/products/{visit.product['id']}", json={"name": name, "price": price}
+    )
     visit.seen["changed"] = {"name": name, "price": price}
 
 
@@ -800,8 +959,14 @@ def reads_show_change(visit: Visit) -> None:
         mine = [p for p in items if p.get("id") == visit.product["id"]]
         shown = (mine[0]["name"], mine[0]["price"]) if mine else None
         if shown != (changed["name"], changed["price"]):
-            violations.append(Violation(f"gateway {name} read ({cache_of(response)})", "name, price",
-                                        (changed["name"], changed["price"]), shown))
+            violations.append(
+                Violation(
+                    f"gateway {name} read ({cache_of(response)})",
+                    "name, price",
+                    (changed["name"], changed["price"]),
+                    shown,
+                )
+            )
     fail_violations(violations, "a product update is not seen by the next read")
 
 
@@ -840,16 +1005,23 @@ def stale_pages(visit: Visit) -> None:
     for path in visit.seen["pages"]:
         response = visit.api.get(path)
         if response.status_code != 200 or cache_of(response) != "STALE":
-            violations.append(Violation(f"GET {path}", "status, X-Cache", (200, "STALE"),
-                                        (response.status_code, cache_of(response))))
+            violations.append(
+                Violation(f"GET {path}", "status, X-Cache", (200, "STALE"), (response.status_code, cache_of(response)))
+            )
     fail_violations(violations, "with catalog down the cached pages are not served")
 
 
 @then("the storefront still shows the catalogue")
 def storefront_shows_catalogue(visit: Visit) -> None:
     response = visit.browser.open("/")
-    expect(response.status_code == 200 and bool(product_links(response.text)), "the storefront does not show the "
-           "catalogue", "frontend:/", "status, products", "200 with products", _show(response))
+    expect(
+        response.status_code == 200 and bool(product_links(response.text)),
+        "the storefront does not show the catalogue",
+        "frontend:/",
+        "status, products",
+        "200 with products",
+        _show(response),
+    )
 
 
 @then(parsers.parse("checkout is refused with 503 and a message naming the {dependency} service"))
@@ -857,8 +1029,14 @@ def checkout_refused(visit: Visit, dependency: str) -> None:
     response = checkout(visit.customer_api(), uuid.uuid4().hex)
     body = expect_problem(response, 503, f"with {dependency} down checkout is not refused cleanly")
     detail = str(body.get("detail", ""))
-    expect(dependency in detail and "retry" in detail.lower(), "the refusal does not say what is down and what to "
-           "do", "POST /v1/checkout", "detail", f"names {dependency}, says to retry", detail)
+    expect(
+        dependency in detail and "retry" in detail.lower(),
+        "the refusal does not say what is down and what to do",
+        "POST /v1/checkout",
+        "detail",
+        f"names {dependency}, says to retry",
+        detail,
+    )
 
 
 def _fresh_read(visit: Visit) -> str | None:
@@ -879,14 +1057,23 @@ def _checkout_works(visit: Visit) -> str | None:
 
 def expect_recovered(visit: Visit, what: str, probe: Callable[[], str | None]) -> None:
     problem = eventually(probe)
-    expect(problem is None, f"{what} did not resume within {RECOVERY_S:.0f}s of the dependency's return",
-           f"{visit.tenant}:gateway", what, "working again", problem)
+    expect(
+        problem is None,
+        f"{what} did not resume within {RECOVERY_S:.0f}s of the dependency's return",
+        f"{visit.tenant}:gateway",
+        what,
+        "working again",
+        problem,
+    )
 
 
 def expect_no_restarts(visit: Visit) -> None:
     now = identities(visit.shop, visit.seen["stopped"])
-    changed = [Violation(f"local.{n}", "process", was, now.get(n)) for n, was in visit.seen["identities"].items()
-               if now.get(n) != was]
+    changed = [
+        Violation(f"local.{n}", "process", was, now.get(n))
+        for n, was in visit.seen["identities"].items()
+        if now.get(n) != was
+    ]
     fail_violations(changed, "recovery needed another component to be restarted")
 
 
@@ -904,8 +1091,9 @@ def reads_bypass(visit: Visit) -> None:
     for path in ("/v1/products?limit=5", f"/v1/products/{visit.product['id']}", "/v1/products/search?q=a"):
         response = visit.api.get(path)
         if response.status_code != 200 or cache_of(response) != "BYPASS":
-            violations.append(Violation(f"GET {path}", "status, X-Cache", (200, "BYPASS"),
-                                        (response.status_code, cache_of(response))))
+            violations.append(
+                Violation(f"GET {path}", "status, X-Cache", (200, "BYPASS"), (response.status_code, cache_of(response)))
+            )
     fail_violations(violations, "with Redis down catalogue reads are not served")
 
 
@@ -914,16 +1102,27 @@ def storefront_and_product(visit: Visit) -> None:
     assert visit.product is not None
     storefront_shows_catalogue(visit)
     response = visit.browser.open(f"/products/{visit.product['id']}")
-    expect(response.status_code == 200 and visit.product["name"] in html.unescape(response.text),
-           "the storefront does not show a product page", f"frontend:/products/{visit.product['id']}", "status",
-           200, _show(response))
+    expect(
+        response.status_code == 200 and visit.product["name"] in html.unescape(response.text),
+        "the storefront does not show a product page",
+        f"frontend:/products/{visit.product['id']}",
+        "status",
+        200,
+        _show(response),
+    )
 
 
 @then("the cart answers 503 with a message that it is temporarily unavailable")
 def cart_unavailable(visit: Visit) -> None:
     body = expect_problem(visit.customer_api().get("/v1/cart"), 503, "with Redis down the cart fails badly")
-    expect("temporarily unavailable" in str(body.get("detail")), "the cart's refusal is not clear", "GET /v1/cart",
-           "detail", "temporarily unavailable", body.get("detail"))
+    expect(
+        "temporarily unavailable" in str(body.get("detail")),
+        "the cart's refusal is not clear",
+        "GET /v1/cart",
+        "detail",
+        "temporarily unavailable",
+        body.get("detail"),
+    )
 
 
 def _cached_again(visit: Visit) -> str | None:
@@ -962,8 +1161,14 @@ def gateway_ready(visit: Visit) -> None:
 @then("the order history answers 503 with a message naming the orders service")
 def history_unavailable(visit: Visit) -> None:
     body = expect_problem(visit.customer_api().get("/v1/orders"), 503, "with orders down the history fails badly")
-    expect("orders" in str(body.get("detail")), "the history's refusal does not name what is down", "GET /v1/orders",
-           "detail", "names the orders service", body.get("detail"))
+    expect(
+        "orders" in str(body.get("detail")),
+        "the history's refusal does not name what is down",
+        "GET /v1/orders",
+        "detail",
+        "names the orders service",
+        body.get("detail"),
+    )
 
 
 def _history_works(visit: Visit) -> str | None:
@@ -997,17 +1202,24 @@ def bad_tokens(visit: Visit) -> dict[str, str]:
     other_key = ec.generate_private_key(ec.SECP256R1())
     tokens = {
         "signed with another key under the shop's key id": jwt.encode(
-            claims, other_key, algorithm="ES256", headers={"kid": header["kid"]}),
+            claims, other_key, algorithm="ES256", headers={"kid": header["kid"]}
+        ),
         'with "alg: none" and no signature': ".".join(
-            (_b64(json.dumps({"alg": "none", "typ": "JWT", "kid": header["kid"]}).encode()),
-             _b64(json.dumps(claims).encode()), "")),
+            (
+                _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": header["kid"]}).encode()),
+                _b64(json.dumps(claims).encode()),
+                "",
+            )
+        ),
         "whose claims were changed after signing": ".".join(
-            (good.split(".")[0], _b64(json.dumps({**claims, "role": "admin"}).encode()), good.split(".")[2])),
+            (good.split(".")[0], _b64(json.dumps({**claims, "role": "admin"}).encode()), good.split(".")[2])
+        ),
     }
     if visit.shop.signing_key is not None:
         kid, key = visit.shop.signing_key()
         tokens["that expired a minute ago, though signed with the shop's own key"] = jwt.encode(
-            {**claims, "iat": now - 960, "exp": now - 60}, key, algorithm="ES256", headers={"kid": kid})
+            {**claims, "iat": now - 960, "exp": now - 60}, key, algorithm="ES256", headers={"kid": kid}
+        )
     return tokens
 
 
@@ -1026,8 +1238,9 @@ def token_refused(visit: Visit, kind: str) -> None:
         response = visit.api.get(path, headers={"Authorization": f"Bearer {tokens[kind]}"})
         challenge = response.headers.get("www-authenticate")
         if response.status_code != 401 or challenge != "Bearer":
-            violations.append(Violation(f"GET {path}", "status, WWW-Authenticate", (401, "Bearer"),
-                                        (response.status_code, challenge)))
+            violations.append(
+                Violation(f"GET {path}", "status, WWW-Authenticate", (401, "Bearer"), (response.status_code, challenge))
+            )
     fail_violations(violations, f"a token {kind} is accepted")
 
 
@@ -1048,8 +1261,14 @@ def limited(visit: Visit) -> None:
     last = visit.seen["flood"][-1]
     expect_problem(last, 429, f"{len(visit.seen['flood'])} requests of one client are never limited")
     retry = last.headers.get("retry-after", "")
-    expect(retry.isdigit() and int(retry) >= 1, "the 429 does not say when to retry", "GET /v1/products",
-           "Retry-After", "whole seconds >= 1", retry or "missing")
+    expect(
+        retry.isdigit() and int(retry) >= 1,
+        "the 429 does not say when to retry",
+        "GET /v1/products",
+        "Retry-After",
+        "whole seconds >= 1",
+        retry or "missing",
+    )
 
 
 @then("another client of the same storefront is still served meanwhile")
@@ -1079,8 +1298,14 @@ def refused_naming_field(visit: Visit, datatable: list[list[str]]) -> None:
         kind = response.headers.get("content-type", "")
         found = response.json().get("field") if kind.startswith(PROBLEM_JSON) else None
         if not (400 <= response.status_code < 500 and kind.startswith(PROBLEM_JSON) and found == wanted):
-            violations.append(Violation(spec, "status, content-type, field", (f"4xx {PROBLEM_JSON}", wanted),
-                                        (response.status_code, kind, found)))
+            violations.append(
+                Violation(
+                    spec,
+                    "status, content-type, field",
+                    (f"4xx {PROBLEM_JSON}", wanted),
+                    (response.status_code, kind, found),
+                )
+            )
     fail_violations(violations, "invalid input is not refused as a problem naming the field")
 
 
@@ -1102,13 +1327,20 @@ def hostile_requests(visit: Visit) -> Iterator[tuple[str, httpx.Response]]:
         ("PATCH", f"/v1/admin/products/{pid}", json.dumps({"price": {"amount_minor": -1}}), "application/json"),
     ]
     for method, path, content, ctype in bodies:
-        yield f"{method} {path} {content[:40]!r}", api.request(method, path, content=content,
-                                                             headers={"Content-Type": ctype,
-                                                                      "Idempotency-Key": "k" * 12})
-    for path in ("/v1/products?limit=-1", "/v1/products?cursor=%00%ff", "/v1/products?cursor=" + "A" * 5000,
-                 "/v1/products/search?q=" + "%E2%80%AE" * 50, "/v1/products/..%2f..%2fetc%2fpasswd",
-                 "/v1/products/00000000-0000-0000-0000-000000000000", "/v1/orders/%27%20OR%201=1--",
-                 "/v1/products?limit=1&limit=2&category=%00"):
+        yield (
+            f"{method} {path} {content[:40]!r}",
+            api.request(method, path, content=content, headers={"Content-Type": ctype, "Idempotency-Key": "k" * 12}),
+        )
+    for path in (
+        "/v1/products?limit=-1",
+        "/v1/products?cursor=%00%ff",
+        "/v1/products?cursor=" + "A" * 5000,
+        "/v1/products/search?q=" + "%E2%80%AE" * 50,
+        "/v1/products/..%2f..%2fetc%2fpasswd",
+        "/v1/products/00000000-0000-0000-0000-000000000000",
+        "/v1/orders/%27%20OR%201=1--",
+        "/v1/products?limit=1&limit=2&category=%00",
+    ):
         yield f"GET {path[:60]}", api.get(path)
     yield "GET with X-Tenant of 500 characters", api.get("/v1/products", headers={"X-Tenant": "a" * 500})
     yield "GET with a Bearer of 10 kB", api.get("/v1/me", headers={"Authorization": "Bearer " + "a" * 10000})
@@ -1117,8 +1349,11 @@ def hostile_requests(visit: Visit) -> Iterator[tuple[str, httpx.Response]]:
 
 @then("no malformed request is answered with a server error")
 def no_5xx(visit: Visit) -> None:
-    violations = [Violation(label, "status", "below 500", _show(response))
-                  for label, response in hostile_requests(visit) if response.status_code >= 500]
+    violations = [
+        Violation(label, "status", "below 500", _show(response))
+        for label, response in hostile_requests(visit)
+        if response.status_code >= 500
+    ]
     fail_violations(violations, "malformed input causes server errors")
 
 
@@ -1167,17 +1402,23 @@ def _visibility(visit: Visit, product: dict[str, Any]) -> dict[str, bool]:
 
 @then("each storefront lists, finds and shows its own product")
 def own_visible(pair: Pair) -> None:
-    violations = [Violation(f"{tenant}: {pair.own[tenant]['id']}", where, True, False)
-                  for tenant, visit in pair.visits.items()
-                  for where, seen in _visibility(visit, pair.own[tenant]).items() if not seen]
+    violations = [
+        Violation(f"{tenant}: {pair.own[tenant]['id']}", where, True, False)
+        for tenant, visit in pair.visits.items()
+        for where, seen in _visibility(visit, pair.own[tenant]).items()
+        if not seen
+    ]
     fail_violations(violations, "a storefront does not show its own product")
 
 
 @then("neither lists, finds nor shows the other's product, through the API or the storefront pages")
 def other_invisible(pair: Pair) -> None:
-    violations = [Violation(f"{tenant}: product of {pair.other(tenant)}", where, False, True)
-                  for tenant, visit in pair.visits.items()
-                  for where, seen in _visibility(visit, pair.own[pair.other(tenant)]).items() if seen]
+    violations = [
+        Violation(f"{tenant}: product of {pair.other(tenant)}", where, False, True)
+        for tenant, visit in pair.visits.items()
+        for where, seen in _visibility(visit, pair.own[pair.other(tenant)]).items()
+        if seen
+    ]
     fail_violations(violations, "a storefront shows another storefront's product")
 
 
@@ -1189,10 +1430,17 @@ def customer_of(pair: Pair, tenant: str) -> None:
     add_to_cart(place_after, visit.product["id"])
     place_order(visit)
     session = secrets.token_urlsafe(24)
-    guest = visit.api.json_of("POST", "/v1/cart/items", json={"product_id": visit.product["id"]},
-                              headers={"X-Session-Id": session})
-    expect(guest["item_count"] == 1, "a guest cart does not hold its product", f"{tenant}: POST /v1/cart/items",
-           "item_count", 1, guest["item_count"])
+    guest = visit.api.json_of(
+        "POST", "/v1/cart/items", json={"product_id": visit.product["id"]}, headers={"X-Session-Id": session}
+    )
+    expect(
+        guest["item_count"] == 1,
+        "a guest cart does not hold its product",
+        f"{tenant}: POST /v1/cart/items",
+        "item_count",
+        1,
+        guest["item_count"],
+    )
     pair.seen.update(customer_tenant=tenant, session=session)
 
 
@@ -1200,16 +1448,23 @@ def customer_of(pair: Pair, tenant: str) -> None:
 def credentials_foreign(pair: Pair, tenant: str) -> None:
     home = pair.visits[pair.seen["customer_tenant"]]
     assert home.customer is not None
-    response = pair.visits[tenant].api.post("/v1/auth/sign-in", json={"email": home.customer.email,
-                                                                       "password": home.customer.password})
+    response = pair.visits[tenant].api.post(
+        "/v1/auth/sign-in", json={"email": home.customer.email, "password": home.customer.password}
+    )
     expect_status(response, 401, f"a customer of {home.tenant} signs in at {tenant}")
 
 
 @then(parsers.parse('the same guest session sees an empty cart at "{tenant}"'))
 def cart_foreign(pair: Pair, tenant: str) -> None:
     cart = pair.visits[tenant].api.json_of("GET", "/v1/cart", headers={"X-Session-Id": pair.seen["session"]})
-    expect(cart["item_count"] == 0, "a cart crosses storefronts", f"{tenant}: GET /v1/cart", "item_count", 0,
-           cart["item_count"])
+    expect(
+        cart["item_count"] == 0,
+        "a cart crosses storefronts",
+        f"{tenant}: GET /v1/cart",
+        "item_count",
+        0,
+        cart["item_count"],
+    )
 
 
 @then(parsers.parse('the order is not found at "{tenant}", not even by its admin'))
@@ -1233,21 +1488,28 @@ def admin_foreign(pair: Pair, home: str, foreign: str) -> None:
     admin = admin_api(pair.visits[home].api)
     target = pair.own[foreign]
     patch = {"description": "changed by another storefront's admin"}
-    at_foreign = pair.visits[foreign].api.as_user(admin.token).request(
-        "PATCH", f"/v1/admin/products/{target['id']}", json=patch)
+    at_foreign = (
+        pair.visits[foreign].api.as_user(admin.token).request("PATCH", f"/v1/admin/products/{target['id']}", json=patch)
+    )
     expect_status(at_foreign, 401, f"the admin token of {home} is accepted by {foreign}")
     at_home = admin.request("PATCH", f"/v1/admin/products/{target['id']}", json=patch)
     expect_status(at_home, 404, f"the admin of {home} reaches a product of {foreign}")
 
 
-@given(parsers.parse('"{tenant}"\'s product list and its own product\'s page are cached'))
+@given(parsers.parse("\"{tenant}\"'s product list and its own product's page are cached"))
 def tenant_cached(pair: Pair, tenant: str) -> None:
     api, product = pair.visits[tenant].api, pair.own[tenant]
     for path in ("/v1/products?limit=50", f"/v1/products/{product['id']}"):
         api.get(path)
         response = api.get(path)
-        expect(cache_of(response) == "HIT", "a repeated read is not cached", f"{tenant}: GET {path}", "X-Cache",
-               "HIT", cache_of(response))
+        expect(
+            cache_of(response) == "HIT",
+            "a repeated read is not cached",
+            f"{tenant}: GET {path}",
+            "X-Cache",
+            "HIT",
+            cache_of(response),
+        )
     pair.seen["cached_list"] = api.get("/v1/products?limit=50").json()
 
 
@@ -1255,8 +1517,14 @@ def tenant_cached(pair: Pair, tenant: str) -> None:
 def list_not_crossed(pair: Pair, foreign: str, tenant: str) -> None:
     theirs = {p["id"] for p in pair.visits[foreign].api.json_of("GET", "/v1/products?limit=50")["items"]}
     ours = {p["id"] for p in pair.seen["cached_list"]["items"]}
-    expect(not theirs & ours, "a cached list crossed storefronts", f"{foreign}: GET /v1/products", "products of",
-           foreign, f"{len(theirs & ours)} products of {tenant}")
+    expect(
+        not theirs & ours,
+        "a cached list crossed storefronts",
+        f"{foreign}: GET /v1/products",
+        "products of",
+        foreign,
+        f"{len(theirs & ours)} products of {tenant}",
+    )
 
 
 @then(parsers.parse('"{tenant}"\'s product page is not found at "{foreign}"'))

@@ -109,8 +109,9 @@ def load_signing_key(root: Path) -> tuple[str, Any]:
     db = Database((secrets_dir / "database-url").read_text().strip(), min_size=1, max_size=1, name="conformance")
     db.open()
     try:
-        ring = KeyRing(db, Secret((secrets_dir / "jwt-keys").read_text().strip()), rotation_seconds=1e9,
-                       overlap_seconds=1e9)
+        ring = KeyRing(
+            db, Secret((secrets_dir / "jwt-keys").read_text().strip()), rotation_seconds=1e9, overlap_seconds=1e9
+        )
         ring.refresh_if_stale(0)
         key = ring.signing_key()
     finally:
@@ -142,8 +143,9 @@ class LocalTarget(Target):
 
         # demo_tenant = acme: a request without X-Tenant lands on a real storefront, as `shopctl up` does for
         # "demo"; the runner's own demo seeding is off because create_tenant seeds each storefront.
-        return RunnerConfig(root=self.root, ports=dict(ALL_PORTS_FREE), demo_tenant=TENANTS[0], seed_demo=False,
-                            progress=progress)
+        return RunnerConfig(
+            root=self.root, ports=dict(ALL_PORTS_FREE), demo_tenant=TENANTS[0], seed_demo=False, progress=progress
+        )
 
     def prepare(self) -> None:
         from services.runner import RunnerError, up
@@ -167,8 +169,9 @@ class LocalTarget(Target):
         storefronts = []
         for tenant in TENANTS:
             store = Storefront(tenant, f"admin@{tenant}.example.com", secrets.token_urlsafe(18))
-            created = create_tenant(self.config, tenant, tenant.capitalize(), store.admin_email,
-                                    store.admin_password, demo_catalogue=True)
+            created = create_tenant(
+                self.config, tenant, tenant.capitalize(), store.admin_email, store.admin_password, demo_catalogue=True
+            )
             self.context.progress(f"storefront {tenant}: {created.catalogue}")
             storefronts.append(store)
         root = self.root

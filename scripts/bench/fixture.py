@@ -83,13 +83,29 @@ def ensure_tenant(base: str, out: Path, pw: str, shopctl: str) -> str:
             raise
     pw_file = out / "password"
     proc = subprocess.run(
-        [shopctl, "tenant", "create", TENANT, "--admin-email", ADMIN_EMAIL, "--password-file", str(pw_file),
-         "--display-name", "Benchmark storefront", "--no-demo-catalogue"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            shopctl,
+            "tenant",
+            "create",
+            TENANT,
+            "--admin-email",
+            ADMIN_EMAIL,
+            "--password-file",
+            str(pw_file),
+            "--display-name",
+            "Benchmark storefront",
+            "--no-demo-catalogue",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if proc.returncode != 0:
-        raise SystemExit(f"shopctl tenant create {TENANT} failed (a tenant made with another password file?):\n"
-                         f"{proc.stdout}{proc.stderr}")
+        raise SystemExit(
+            f"shopctl tenant create {TENANT} failed (a tenant made with another password file?):\n"
+            f"{proc.stdout}{proc.stderr}"
+        )
     return str(sign_in_or_register(base, ADMIN_EMAIL, pw, register=False)["access_token"])
 
 
@@ -100,15 +116,28 @@ def ensure_products(base: str, admin: str) -> list[dict[str, Any]]:
         sku = f"BENCH-{i:03d}"
         product = by_sku.get(sku)
         if product is None:
-            by_sku[sku] = call(base, "POST", "/v1/admin/products", {
-                "sku": sku, "name": f"Bench product {i}",
-                "description": "A product of the load benchmark's storefront, described in about one line.",
-                "price": {"amount_minor": 1000 + i, "currency": "USD"}, "category": "bench",
-                "initial_stock": STOCK,
-            }, token=admin)
+            by_sku[sku] = call(
+                base,
+                "POST",
+                "/v1/admin/products",
+                {
+                    "sku": sku,
+                    "name": f"Bench product {i}",
+                    "description": "A product of the load benchmark's storefront, described in about one line.",
+                    "price": {"amount_minor": 1000 + i, "currency": "USD"},
+                    "category": "bench",
+                    "initial_stock": STOCK,
+                },
+                token=admin,
+            )
         elif product["stock_available"] < STOCK_FLOOR:
-            by_sku[sku] = call(base, "POST", f"/v1/admin/products/{product['id']}/stock",
-                               {"delta": STOCK - product["stock_available"]}, token=admin)
+            by_sku[sku] = call(
+                base,
+                "POST",
+                f"/v1/admin/products/{product['id']}/stock",
+                {"delta": STOCK - product["stock_available"]},
+                token=admin,
+            )
     return [by_sku[f"BENCH-{i:03d}"] for i in range(1, PRODUCTS + 1)]
 
 
@@ -123,15 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     pw = password(args.out)
     admin = ensure_tenant(args.gateway, args.out, pw, args.shopctl)
     products = ensure_products(args.gateway, admin)
-    users = [sign_in_or_register(args.gateway, f"bench-shopper-{i}@example.com", pw, register=True)
-             for i in range(args.shoppers)]
+    users = [
+        sign_in_or_register(args.gateway, f"bench-shopper-{i}@example.com", pw, register=True)
+        for i in range(args.shoppers)
+    ]
     for u in users:
         # A cart left over from an interrupted run would make the first checkout bigger than the others.
         call(args.gateway, "DELETE", "/v1/cart", token=u["access_token"])
     (args.out / "tokens.txt").write_text("".join(u["access_token"] + "\n" for u in users))
     (args.out / "tokens.txt").chmod(0o600)
-    fixture = {"tenant": TENANT, "product_ids": [pr["id"] for pr in products],
-               "user_ids": [u["user"]["id"] for u in users]}
+    fixture = {
+        "tenant": TENANT,
+        "product_ids": [pr["id"] for pr in products],
+        "user_ids": [u["user"]["id"] for u in users],
+    }
     (args.out / "fixture.json").write_text(json.dumps(fixture, indent=2) + "\n")
     # The baseline serves this very document; the query asks the gateway for the cached page being measured.
     page = call(args.gateway, "GET", "/v1/products?limit=20")

@@ -135,8 +135,13 @@ async def run_load(
 # -- scenarios ---------------------------------------------------------------------------------------------------
 
 
-ADDRESS = {"name": "Bench Shopper", "line1": "1 Load Street", "city": "Seattle", "postal_code": "98101",
-           "country": "US"}
+ADDRESS = {
+    "name": "Bench Shopper",
+    "line1": "1 Load Street",
+    "city": "Seattle",
+    "postal_code": "98101",
+    "country": "US",
+}
 
 
 async def _scenario(args: argparse.Namespace) -> Summary:
@@ -169,8 +174,9 @@ async def _scenario(args: argparse.Namespace) -> Summary:
         ids = [p.id for p in products]
 
         async def call() -> object:
-            return await catalog.GetProduct(catalog_pb2.GetProductRequest(product_id=random.choice(ids)),
-                                            metadata=md, timeout=timeout)
+            return await catalog.GetProduct(
+                catalog_pb2.GetProductRequest(product_id=random.choice(ids)), metadata=md, timeout=timeout
+            )
 
     elif args.scenario == "place-order":
         if not args.user_id:
@@ -191,11 +197,14 @@ async def _scenario(args: argparse.Namespace) -> Summary:
             counter[0] += 1
             return await orders.PlaceOrder(
                 orders_pb2.PlaceOrderRequest(
-                    idempotency_key=f"grpc-bench-{nonce}-{counter[0]}", user_id=args.user_id,
+                    idempotency_key=f"grpc-bench-{nonce}-{counter[0]}",
+                    user_id=args.user_id,
                     items=[orders_pb2.OrderItemRequest(product_id=pid, quantity=1)],
-                    currency=currency, shipping_address=address,
+                    currency=currency,
+                    shipping_address=address,
                 ),
-                metadata=order_md, timeout=timeout,
+                metadata=order_md,
+                timeout=timeout,
             )
 
     else:  # argparse restricts the choices; kept for mypy's exhaustiveness

@@ -30,7 +30,7 @@ def replace_section(doc: str, section: str) -> str:
     if start == -1 or end == -1 or end < start:
         prefix = doc.rstrip()
         return f"{prefix}\n\n{block}\n" if prefix else f"{block}\n"
-    return doc[:start] + block + doc[end + len(END):]
+    return doc[:start] + block + doc[end + len(END) :]
 
 
 def _load(results: Path, name: str) -> dict[str, Any] | None:
@@ -54,8 +54,9 @@ def _cpu() -> str:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -72,9 +73,12 @@ def _status(counts: dict[str, Any] | None) -> str:
 
 def render(results: Path) -> str:
     r = {p.stem: _load(results, p.stem) for p in sorted(results.glob("*.json"))}
-    loads = {k: v for name in ("load-start", "load-grpc", "load-gateway", "load-redis-down", "load-end")
-             if (v := (r.get(name) or {}).get(name.replace("-", "_")))
-             for k in [name.removeprefix("load-")]}
+    loads = {
+        k: v
+        for name in ("load-start", "load-grpc", "load-gateway", "load-redis-down", "load-end")
+        if (v := (r.get(name) or {}).get(name.replace("-", "_")))
+        for k in [name.removeprefix("load-")]
+    }
     lines = [
         "## Services (issues 6 and 7)",
         "",
@@ -83,7 +87,8 @@ def render(results: Path) -> str:
         f"Machine: {os.cpu_count()} cores, {_cpu()}, {platform.system()} {platform.release()}. Load generators "
         "(wrk, the Python gRPC client) run on the same 2 cores as the services.",
         "Load average (1/5/15 min) — the machine is shared, so compare runs only at similar load: "
-        + "; ".join(f"{k}: {v}" for k, v in loads.items()) + ".",
+        + "; ".join(f"{k}: {v}" for k, v in loads.items())
+        + ".",
         "",
         "### gRPC backends (issue 6)",
         "",
@@ -93,14 +98,18 @@ def render(results: Path) -> str:
         "| scenario | concurrency | ok | errors | req/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, label in (("grpc-catalog-list", "catalog ListProducts (20/page)"),
-                        ("grpc-catalog-get", "catalog GetProduct"),
-                        ("grpc-place-order", "orders PlaceOrder (1 line, new key)")):
+    for name, label in (
+        ("grpc-catalog-list", "catalog ListProducts (20/page)"),
+        ("grpc-catalog-get", "catalog GetProduct"),
+        ("grpc-place-order", "orders PlaceOrder (1 line, new key)"),
+    ):
         g = r.get(name)
         if g:
             errs = f"{g['errors']} {g['error_codes']}" if g["errors"] else "0"
-            lines.append(f"| {label} | {g['concurrency']} | {g['ok']} | {errs} | {_f(g['rps'])} | "
-                         f"{_f(g['p50_ms'], 2)} | {_f(g['p99_ms'], 2)} |")
+            lines.append(
+                f"| {label} | {g['concurrency']} | {g['ok']} | {errs} | {_f(g['rps'])} | "
+                f"{_f(g['p50_ms'], 2)} | {_f(g['p99_ms'], 2)} |"
+            )
     lines += [
         "",
         "### Gateway (issue 7)",
@@ -119,35 +128,49 @@ def render(results: Path) -> str:
         b, g = r.get(f"baseline-{i}"), r.get(f"gateway-list-{i}")
         if b and g:
             ratios.append(g["rps"] / b["rps"])
-            lines.append(f"| baseline, round {i} | {_f(b['rps'])} | {_f(b['p50_ms'], 2)} | {_f(b['p99_ms'], 2)} | "
-                         f"{int(b['non_2xx'])} | {_cpu_ms(b)} |")
-            lines.append(f"| gateway cached list, round {i} | {_f(g['rps'])} | {_f(g['p50_ms'], 2)} | "
-                         f"{_f(g['p99_ms'], 2)} | {int(g['non_2xx'])} | {_cpu_ms(g)} |")
+            lines.append(
+                f"| baseline, round {i} | {_f(b['rps'])} | {_f(b['p50_ms'], 2)} | {_f(b['p99_ms'], 2)} | "
+                f"{int(b['non_2xx'])} | {_cpu_ms(b)} |"
+            )
+            lines.append(
+                f"| gateway cached list, round {i} | {_f(g['rps'])} | {_f(g['p50_ms'], 2)} | "
+                f"{_f(g['p99_ms'], 2)} | {int(g['non_2xx'])} | {_cpu_ms(g)} |"
+            )
             if b.get("server_cpu_ms_per_req") and g.get("server_cpu_ms_per_req"):
                 cpu_ratios.append(b["server_cpu_ms_per_req"] / g["server_cpu_ms_per_req"])
     half = r.get("gateway-list-half")
     if half:
-        lines.append(f"| gateway cached list paced at {_f(half['target_rate'], 0)}/s (half its max) | "
-                     f"{_f(half['rps'])} | {_f(half['p50_ms'], 2)} | {_f(half['p99_ms'], 2)} | "
-                     f"{int(half['non_2xx'])} | {_cpu_ms(half)} |")
+        lines.append(
+            f"| gateway cached list paced at {_f(half['target_rate'], 0)}/s (half its max) | "
+            f"{_f(half['rps'])} | {_f(half['p50_ms'], 2)} | {_f(half['p99_ms'], 2)} | "
+            f"{int(half['non_2xx'])} | {_cpu_ms(half)} |"
+        )
     stock = r.get("stock-gateway-list")
     if stock:
         ok = stock["rps"] - stock["non_2xx"] / stock["duration_s"]
-        lines.append(f"| platform gateway, default rate limits (5 s) | {_f(stock['rps'])} (2xx: {_f(ok)}) | "
-                     f"{_f(stock['p50_ms'], 2)} | {_f(stock['p99_ms'], 2)} | {int(stock['non_2xx'])} | - |")
+        lines.append(
+            f"| platform gateway, default rate limits (5 s) | {_f(stock['rps'])} (2xx: {_f(ok)}) | "
+            f"{_f(stock['p50_ms'], 2)} | {_f(stock['p99_ms'], 2)} | {int(stock['non_2xx'])} | - |"
+        )
     down = r.get("redis-down-list")
     if down:
-        lines.append(f"| gateway list, Redis stopped (cache bypassed) | {_f(down['rps'])} | {_f(down['p50_ms'], 2)} | "
-                     f"{_f(down['p99_ms'], 2)} | {int(down['non_2xx'])} | {_cpu_ms(down)} |")
+        lines.append(
+            f"| gateway list, Redis stopped (cache bypassed) | {_f(down['rps'])} | {_f(down['p50_ms'], 2)} | "
+            f"{_f(down['p99_ms'], 2)} | {int(down['non_2xx'])} | {_cpu_ms(down)} |"
+        )
     lines.append("")
     if ratios:
         mean = sum(ratios) / len(ratios)
         verdict = "meets" if mean >= 0.5 else "misses"
-        lines.append(f"Cached list / baseline: {', '.join(_f(x, 2) for x in ratios)} (mean {_f(mean, 2)}; "
-                     f"goal >= 0.5: {verdict}).")
+        lines.append(
+            f"Cached list / baseline: {', '.join(_f(x, 2) for x in ratios)} (mean {_f(mean, 2)}; "
+            f"goal >= 0.5: {verdict})."
+        )
     if cpu_ratios:
-        lines.append(f"Same ratio from server CPU per request (less sensitive to the neighbours' load): "
-                     f"{', '.join(_f(x, 2) for x in cpu_ratios)}.")
+        lines.append(
+            f"Same ratio from server CPU per request (less sensitive to the neighbours' load): "
+            f"{', '.join(_f(x, 2) for x in cpu_ratios)}."
+        )
     if half:
         verdict = "meets" if half["p99_ms"] < 25 else "misses"
         lines.append(f"p99 at half load: {_f(half['p99_ms'], 2)} ms (goal < 25 ms: {verdict}).")
@@ -162,17 +185,22 @@ def render(results: Path) -> str:
         "| add-to-cart p99 ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    runs = (("checkout", "Redis up, cart"), ("checkout-items", "Redis up, items in the body"),
-            ("redis-down-checkout", "Redis stopped, cart"),
-            ("redis-down-checkout-items", "Redis stopped, items in the body"))
+    runs = (
+        ("checkout", "Redis up, cart"),
+        ("checkout-items", "Redis up, items in the body"),
+        ("redis-down-checkout", "Redis stopped, cart"),
+        ("redis-down-checkout-items", "Redis stopped, items in the body"),
+    )
     for name, label in runs:
         c = r.get(name)
         if c and c.get("checkout"):
             ck, add = c["checkout"], c.get("add_to_cart") or {}
             add_p99 = _f(add["p99_ms"], 2) if add.get("count") and add.get("p99_ms") is not None else "-"
-            lines.append(f"| {label} | {int(float(c.get('threads', 0)))} | {int(ck['count'])} | "
-                         f"{_f(ck['created_per_s'])} | {_f(ck['p50_ms'], 2)} | {_f(ck['p99_ms'], 2)} | "
-                         f"{_status(ck['status'])} | {add_p99} |")
+            lines.append(
+                f"| {label} | {int(float(c.get('threads', 0)))} | {int(ck['count'])} | "
+                f"{_f(ck['created_per_s'])} | {_f(ck['p50_ms'], 2)} | {_f(ck['p99_ms'], 2)} | "
+                f"{_status(ck['status'])} | {add_p99} |"
+            )
     best: list[tuple[str, float]] = []
     for name, label in runs[:2]:
         run = r.get(name)
@@ -182,8 +210,10 @@ def render(results: Path) -> str:
         top = max(rate for _, rate in best)
         verdict = "meets" if top >= 150 else "misses"
         lines.append("")
-        lines.append(f"Checkout goal >= 150 orders/s (Redis up): {verdict} "
-                     f"({', '.join(f'{label}: {_f(rate)}/s' for label, rate in best)}).")
+        lines.append(
+            f"Checkout goal >= 150 orders/s (Redis up): {verdict} "
+            f"({', '.join(f'{label}: {_f(rate)}/s' for label, rate in best)})."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -134,8 +134,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         for name in ctx.delete_cookies:
             response.delete_cookie(name, path="/", secure=ctx.secure, httponly=True, samesite="lax")
         for name, (value, max_age) in ctx.set_cookies.items():
-            response.set_cookie(name, value, max_age=max_age, path="/", secure=ctx.secure, httponly=True,
-                                samesite="lax")
+            response.set_cookie(
+                name, value, max_age=max_age, path="/", secure=ctx.secure, httponly=True, samesite="lax"
+            )
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -174,8 +175,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                 drop_tokens(ctx)
                 raise
             try:
-                fresh = await gw(ctx.request).call("POST", "/v1/auth/refresh", headers=headers(ctx, auth=False),
-                                                   json={"refresh_token": ctx.refresh})
+                fresh = await gw(ctx.request).call(
+                    "POST", "/v1/auth/refresh", headers=headers(ctx, auth=False), json={"refresh_token": ctx.refresh}
+                )
             except GatewayProblem:
                 drop_tokens(ctx)
                 raise exc from None
@@ -198,8 +200,11 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         ctx = ctx_of(request)
         if not csrf.valid(request, values.get(csrf.FIELD)):
-            raise PageError(403, "Form expired", "This form has expired or did not come from this shop. "
-                                                 "Please go back, reload the page and try again.")
+            raise PageError(
+                403,
+                "Form expired",
+                "This form has expired or did not come from this shop. Please go back, reload the page and try again.",
+            )
         return ctx, values
 
     # -- middleware and error pages ----------------------------------------------------------------------
@@ -221,8 +226,11 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     def error_page(request: Request, status: int, title: str, message: str) -> Response:
         return templates.TemplateResponse(
-            request, "error.html", {"title": title, "message": message, "signed_in": False, "ctx": None},
-            status_code=status, headers={"Cache-Control": "no-store"},
+            request,
+            "error.html",
+            {"title": title, "message": message, "signed_in": False, "ctx": None},
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.exception_handler(GatewayDown)
@@ -248,8 +256,12 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return error_page(request, exc.status_code, "Not found" if exc.status_code == 404 else "Request refused",
-                          "This page does not exist." if exc.status_code == 404 else "The request was refused.")
+        return error_page(
+            request,
+            exc.status_code,
+            "Not found" if exc.status_code == 404 else "Request refused",
+            "This page does not exist." if exc.status_code == 404 else "The request was refused.",
+        )
 
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> Response:
@@ -293,8 +305,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             if category and len(category) <= 100:
                 params["category"] = category
             data = await api(ctx, "GET", "/v1/products", params=params)
-        return page(ctx, "catalogue.html", products=data["items"], next_cursor=data.get("next_cursor"), q=q,
-                    category=category)
+        return page(
+            ctx, "catalogue.html", products=data["items"], next_cursor=data.get("next_cursor"), q=q, category=category
+        )
 
     @app.get("/products/{product_id}", response_class=HTMLResponse)
     async def product(request: Request, product_id: str) -> Response:
@@ -357,8 +370,15 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             return redirect(ctx, "/sign-in?next=/checkout")
         cart_data = await api(ctx, "GET", "/v1/cart")
         # A new key per rendering of the form: submitting this form twice places ONE order.
-        return page(ctx, "checkout.html", cart=cart_data, idempotency_key=str(uuid.uuid4()), address={},
-                    error=None, field_error=None)
+        return page(
+            ctx,
+            "checkout.html",
+            cart=cart_data,
+            idempotency_key=str(uuid.uuid4()),
+            address={},
+            error=None,
+            field_error=None,
+        )
 
     @app.post("/checkout")
     async def checkout(request: Request) -> Response:
@@ -371,8 +391,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         address = {f: values.get(f, "").strip() for f in ADDRESS_FIELDS}
         address["country"] = address["country"].upper()
         try:
-            order = await api(ctx, "POST", "/v1/checkout", json={"shipping_address": address},
-                              extra_headers={"Idempotency-Key": key})
+            order = await api(
+                ctx, "POST", "/v1/checkout", json={"shipping_address": address}, extra_headers={"Idempotency-Key": key}
+            )
         except (GatewayProblem, GatewayDown) as exc:
             if isinstance(exc, GatewayProblem) and exc.status == 401:
                 raise
@@ -380,14 +401,24 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                 cart_data = await api(ctx, "GET", "/v1/cart")
             except (GatewayProblem, GatewayDown):
                 cart_data = {"items": [], "total": None, "item_count": 0}
-            message = exc.detail if isinstance(exc, GatewayProblem) else (
-                "Checkout is temporarily unavailable: " + (exc.detail or UNAVAILABLE)
+            message = (
+                exc.detail
+                if isinstance(exc, GatewayProblem)
+                else ("Checkout is temporarily unavailable: " + (exc.detail or UNAVAILABLE))
             )
             status = exc.status if isinstance(exc, GatewayProblem) else 503
             field = exc.field.rsplit(".", 1)[-1] if isinstance(exc, GatewayProblem) and exc.field else None
             # Same key on the re-rendered form: if the failed attempt did place the order, a retry returns it.
-            return page(ctx, "checkout.html", status=status, cart=cart_data, idempotency_key=key, address=address,
-                        error=message, field_error=field)
+            return page(
+                ctx,
+                "checkout.html",
+                status=status,
+                cart=cart_data,
+                idempotency_key=key,
+                address=address,
+                error=message,
+                field_error=field,
+            )
         return redirect(ctx, f"/orders/{order['id']}?placed=1")
 
     @app.get("/orders", response_class=HTMLResponse)
@@ -412,8 +443,15 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     @app.get("/register", response_class=HTMLResponse)
     async def register_form(request: Request, next: str = "/") -> Response:
-        return page(ctx_of(request), "register.html", next=safe_next(next), error=None, field_error=None, email="",
-                    display_name="")
+        return page(
+            ctx_of(request),
+            "register.html",
+            next=safe_next(next),
+            error=None,
+            field_error=None,
+            email="",
+            display_name="",
+        )
 
     @app.post("/register")
     async def register(request: Request, next: str = Form("/")) -> Response:
@@ -425,8 +463,16 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         except GatewayProblem as exc:
             field = exc.field.rsplit(".", 1)[-1] if exc.field else None
             message = "An account with this e-mail already exists." if exc.status == 409 else exc.detail
-            return page(ctx, "register.html", status=exc.status, next=safe_next(next), error=message,
-                        field_error=field, email=email, display_name=display)
+            return page(
+                ctx,
+                "register.html",
+                status=exc.status,
+                next=safe_next(next),
+                error=message,
+                field_error=field,
+                email=email,
+                display_name=display,
+            )
         store_tokens(ctx, data)
         return redirect(ctx, safe_next(next))
 
@@ -439,12 +485,19 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         ctx, values = await form_ctx(request)
         email = values.get("email", "").strip()
         try:
-            data = await api(ctx, "POST", "/v1/auth/sign-in", json={"email": email,
-                                                                     "password": values.get("password", "")})
+            data = await api(
+                ctx, "POST", "/v1/auth/sign-in", json={"email": email, "password": values.get("password", "")}
+            )
         except GatewayProblem as exc:
             message = exc.detail if exc.status == 429 else "The e-mail or password is not correct."
-            return page(ctx, "sign_in.html", status=exc.status if exc.status == 429 else 401, next=safe_next(next),
-                        error=message, email=email)
+            return page(
+                ctx,
+                "sign_in.html",
+                status=exc.status if exc.status == 429 else 401,
+                next=safe_next(next),
+                error=message,
+                email=email,
+            )
         store_tokens(ctx, data)
         return redirect(ctx, safe_next(next))
 

@@ -41,12 +41,16 @@ class Metrics:
             for (route, method, code), n in sorted(self.requests.items()):
                 labels = f'service="frontend",route="{route}",method="{method}",code="{code}"'
                 lines.append(f"shop_http_requests_total{{{labels}}} {n}")
-            lines += ["# HELP shop_frontend_gateway_errors_total failed calls to the gateway",
-                      "# TYPE shop_frontend_gateway_errors_total counter"]
+            lines += [
+                "# HELP shop_frontend_gateway_errors_total failed calls to the gateway",
+                "# TYPE shop_frontend_gateway_errors_total counter",
+            ]
             for kind, n in sorted(self.gateway_errors.items()):
                 lines.append(f'shop_frontend_gateway_errors_total{{kind="{kind}"}} {n}')
-            lines += ["# HELP shop_http_request_duration_seconds HTTP request handling time",
-                      "# TYPE shop_http_request_duration_seconds histogram"]
+            lines += [
+                "# HELP shop_http_request_duration_seconds HTTP request handling time",
+                "# TYPE shop_http_request_duration_seconds histogram",
+            ]
             for route, counts in sorted(self.hist.items()):
                 cumulative = 0
                 for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
@@ -56,10 +60,13 @@ class Metrics:
                         f'shop_http_request_duration_seconds_bucket{{service="frontend",route="{route}",le="{le}"}} '
                         f"{cumulative}"
                     )
-                lines.append(f'shop_http_request_duration_seconds_count{{service="frontend",route="{route}"}} '
-                             f"{cumulative}")
-                lines.append(f'shop_http_request_duration_seconds_sum{{service="frontend",route="{route}"}} '
-                             f"{self.hist_sum[route]}")
+                lines.append(
+                    f'shop_http_request_duration_seconds_count{{service="frontend",route="{route}"}} {cumulative}'
+                )
+                lines.append(
+                    f'shop_http_request_duration_seconds_sum{{service="frontend",route="{route}"}} '
+                    f"{self.hist_sum[route]}"
+                )
         return "\n".join(lines) + "\n"
 
 

@@ -35,9 +35,15 @@ def _unrecorded_span() -> NonRecordingSpan:
     """What the SDK makes with ALWAYS_OFF: the caller's trace id (else a new one), a new span id, unsampled."""
     parent = trace.get_current_span().get_span_context()
     trace_id = parent.trace_id if parent.is_valid else (random.getrandbits(128) or 1)
-    return NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64) or 1, is_remote=False,
-                                        trace_flags=TraceFlags(TraceFlags.DEFAULT),
-                                        trace_state=parent.trace_state if parent.is_valid else None))
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id,
+            random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_state=parent.trace_state if parent.is_valid else None,
+        )
+    )
 
 
 class RequestContextMiddleware:
@@ -63,8 +69,11 @@ class RequestContextMiddleware:
             return
         start = time.perf_counter()
         status = 500
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
-                   if k in (b"traceparent", b"tracestate")}
+        carrier = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope.get("headers", ())
+            if k in (b"traceparent", b"tracestate")
+        }
         # No incoming context (the usual case at the edge): nothing to extract or attach.
         ctx_token = otel_context.attach(propagate.extract(carrier)) if carrier else None
         budget_token = budget.start(self.budget_s)
@@ -77,8 +86,9 @@ class RequestContextMiddleware:
 
         try:
             if self.records:
-                with self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}",
-                                                       kind=SpanKind.SERVER) as span:
+                with self.tracer.start_as_current_span(
+                    f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER
+                ) as span:
                     await self.app(scope, receive, send_wrapper)
                     span.set_attribute("http.status_code", status)
             else:
@@ -99,7 +109,8 @@ class RequestContextMiddleware:
         counter = self._counters.get((path, method, status))
         if counter is None:
             counter = self._counters[(path, method, status)] = metrics.HTTP_REQUESTS.labels(
-                SERVICE, path, method, str(status))
+                SERVICE, path, method, str(status)
+            )
         counter.inc()
         timer = self._timers.get((path, method))
         if timer is None:

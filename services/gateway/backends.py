@@ -47,8 +47,9 @@ _STUBS: dict[str, Any] = {
 
 
 # When set (collect_trailers), successful calls of this request append their trailing metadata here.
-_trailers: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar("gateway_trailers",
-                                                                                          default=None)
+_trailers: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "gateway_trailers", default=None
+)
 
 
 def collect_trailers() -> list[tuple[str, str]]:
@@ -71,8 +72,16 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class Backend:
-    def __init__(self, name: str, address: str, breaker: CircuitBreaker, *, read_timeout: float,
-                 write_timeout: float, attempts: int = 3) -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        breaker: CircuitBreaker,
+        *,
+        read_timeout: float,
+        write_timeout: float,
+        attempts: int = 3,
+    ) -> None:
         self.name = name
         self.address = address
         self.breaker = breaker
@@ -95,15 +104,21 @@ class Backend:
     async def _once(self, method: str, request: Any, md: Metadata, per_call: float) -> Any:
         timeout = budget.timeout_for(per_call)
         if timeout <= 0.01:
-            raise DependencyFailure(504, "timeout", "Upstream timeout", "the request ran out of time",
-                                    extra={"dependency": self.name, "grpc_code": "DEADLINE_EXCEEDED"})
+            raise DependencyFailure(
+                504,
+                "timeout",
+                "Upstream timeout",
+                "the request ran out of time",
+                extra={"dependency": self.name, "grpc_code": "DEADLINE_EXCEEDED"},
+            )
         try:
             self.breaker.check()
         except CircuitOpenError:
             metrics.BACKEND_CALLS.labels(self.name, method, "CIRCUIT_OPEN").inc()
             p = unavailable(self.name, f"the {self.name} service is temporarily unavailable; please retry shortly")
-            raise DependencyFailure(p.status, p.kind, p.title, p.detail, headers=p.headers,
-                                    extra={**p.extra, "grpc_code": "CIRCUIT_OPEN"}) from None
+            raise DependencyFailure(
+                p.status, p.kind, p.title, p.detail, headers=p.headers, extra={**p.extra, "grpc_code": "CIRCUIT_OPEN"}
+            ) from None
         try:
             call = getattr(self.stub, method)(request, metadata=tuple(md), timeout=timeout)
             response = await call
@@ -119,9 +134,14 @@ class Backend:
                 self.breaker.release()
             problem = from_grpc(code, exc.details(), self.name)
             if problem.status >= 500:
-                raise DependencyFailure(problem.status, problem.kind, problem.title, problem.detail,
-                                        headers=problem.headers,
-                                        extra={**problem.extra, "grpc_code": code.name}) from None
+                raise DependencyFailure(
+                    problem.status,
+                    problem.kind,
+                    problem.title,
+                    problem.detail,
+                    headers=problem.headers,
+                    extra={**problem.extra, "grpc_code": code.name},
+                ) from None
             raise problem from None
         except BaseException:
             self.breaker.release()  # cancelled by the client going away: no verdict on the dependency

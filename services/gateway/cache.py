@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[], Awaitable[bytes]]
 # The generation and entry the rate limiter's script already read for this request (see ratelimit.GATE_LUA).
 # Consumed by the first matching read; a read of any other key (another tenant, kind or digest) ignores it.
-_prefetched: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar("gateway_cache_prefetch",
-                                                                               default=None)
+_prefetched: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar("gateway_cache_prefetch", default=None)
 
 
 def prefetch(values: Prefetched | None) -> None:
@@ -80,8 +79,16 @@ def key_hash(*parts: object) -> str:
 
 
 class CatalogCache:
-    def __init__(self, store: Store, *, ttl_s: float, stale_ttl_s: float, lock_ttl_s: float = 3.0,
-                 wait_s: float = 1.0, jitter: float = 0.2) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl_s: float,
+        stale_ttl_s: float,
+        lock_ttl_s: float = 3.0,
+        wait_s: float = 1.0,
+        jitter: float = 0.2,
+    ) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.stale_ttl_s = stale_ttl_s
@@ -130,9 +137,7 @@ class CatalogCache:
         lock_key = f"{tag}:lock:{kind}:{digest}"
         token = uuid.uuid4().hex
         try:
-            got_lock = await self.store.run(
-                lambda r: r.set(lock_key, token, nx=True, px=int(self.lock_ttl_s * 1000))
-            )
+            got_lock = await self.store.run(lambda r: r.set(lock_key, token, nx=True, px=int(self.lock_ttl_s * 1000)))
         except RedisDown:
             got_lock = True  # cannot coordinate: fetch ourselves
         if not got_lock:
@@ -174,6 +179,7 @@ class CatalogCache:
             _prefetched.set(None)  # one use: a later read (single-flight wait) must see Redis's current state
             raw_gen, raw_entry = ahead[2], ahead[3]
         else:
+
             async def op(r: Redis) -> list[Any]:
                 pipe = r.pipeline(transaction=False)
                 pipe.get(gen_key)

@@ -52,8 +52,12 @@ def tenant_for(settings: GatewaySettings, host_header: str | None, x_tenant: str
         tenant = x_tenant
     tenant = tenant or settings.default_tenant
     if tenant is None:
-        raise ApiProblem(400, "unknown-storefront", "Unknown storefront",
-                         "this host name is not a storefront; send X-Tenant in local runs")
+        raise ApiProblem(
+            400,
+            "unknown-storefront",
+            "Unknown storefront",
+            "this host name is not a storefront; send X-Tenant in local runs",
+        )
     return tenant
 
 
@@ -76,7 +80,9 @@ def client_from(hops: int, peer: str, forwarded_for: str) -> str:
 
 def too_many_requests(decision: Decision) -> ApiProblem:
     return ApiProblem(
-        429, "too-many-requests", "Too many requests",
+        429,
+        "too-many-requests",
+        "Too many requests",
         f"rate limit of this {decision.scope} exceeded; retry after {int(decision.retry_after_s)} s",
         headers={"Retry-After": str(int(decision.retry_after_s)), "RateLimit-Limit": str(decision.limit)},
         extra={"scope": decision.scope},

@@ -115,7 +115,7 @@ class CachedReadFastPath:
         if path == LIST_PATH:
             plan, label = _list_read(scope["query_string"]), _LIST_LABEL
         elif path.startswith(DETAIL_PREFIX) and not scope["query_string"]:
-            plan, label = _detail_read(path[len(DETAIL_PREFIX):]), _DETAIL_LABEL
+            plan, label = _detail_read(path[len(DETAIL_PREFIX) :]), _DETAIL_LABEL
         else:
             plan, label = None, _LIST_LABEL
         gw: Gateway | None = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
@@ -146,8 +146,7 @@ class CachedReadFastPath:
         await send({"type": "http.response.body", "body": result.body})
 
     @staticmethod
-    async def _serve(gw: Gateway, scope: Scope, plan: tuple[str, str, Read], headers: dict[bytes, str]
-                     ) -> CacheResult:
+    async def _serve(gw: Gateway, scope: Scope, plan: tuple[str, str, Read], headers: dict[bytes, str]) -> CacheResult:
         kind, digest, read = plan
         tenant = deps.tenant_for(gw.settings, headers.get(b"host"), headers.get(b"x-tenant"))
         gw.seen_tenant(tenant)

@@ -46,7 +46,11 @@ class ApiProblem(Exception):
 
 def invalid(field: str, detail: str) -> ApiProblem:
     return ApiProblem(
-        422, "validation", "Invalid request", f"{field}: {detail}", field=field,
+        422,
+        "validation",
+        "Invalid request",
+        f"{field}: {detail}",
+        field=field,
         extra={"errors": [{"field": field, "detail": detail}]},
     )
 
@@ -57,8 +61,12 @@ def unauthorized(detail: str = "a valid access token is required") -> ApiProblem
 
 def unavailable(dependency: str, detail: str) -> ApiProblem:
     return ApiProblem(
-        503, "unavailable", "Service temporarily unavailable", detail,
-        headers={"Retry-After": "5"}, extra={"dependency": dependency},
+        503,
+        "unavailable",
+        "Service temporarily unavailable",
+        detail,
+        headers={"Retry-After": "5"},
+        extra={"dependency": dependency},
     )
 
 
@@ -186,8 +194,12 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errs[0] if errs else {"field": "request", "detail": "is invalid"}
     problem = ApiProblem(
-        422, "validation", "Invalid request", f"{first['field']}: {first['detail']}",
-        field=first["field"], extra={"errors": errs},
+        422,
+        "validation",
+        "Invalid request",
+        f"{first['field']}: {first['detail']}",
+        field=first["field"],
+        extra={"errors": errs},
     )
     return render(problem, request)
 

@@ -158,15 +158,28 @@ _OPEN = Decision(True, "none", 0, 0.0, 0)
 
 
 class RateLimiter:
-    def __init__(self, store: Store, *, client_rate: float, client_burst: float, tenant_rate: float,
-                 tenant_burst: float, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        client_rate: float,
+        client_burst: float,
+        tenant_rate: float,
+        tenant_burst: float,
+        enabled: bool = True,
+    ) -> None:
         self.store = store
         self.bucket = TokenBucket(store)
         self.client_rate, self.client_burst = client_rate, client_burst
         self.tenant_rate, self.tenant_burst = tenant_rate, tenant_burst
         self.enabled = enabled
-        self._args = ["1" if enabled else "0", repr(client_rate), repr(client_burst), repr(tenant_rate),
-                      repr(tenant_burst)]
+        self._args = [
+            "1" if enabled else "0",
+            repr(client_rate),
+            repr(client_burst),
+            repr(tenant_rate),
+            repr(tenant_burst),
+        ]
         self._sha: str | None = None
 
     async def check(self, tenant: str, client: str) -> Decision:
@@ -175,8 +188,9 @@ class RateLimiter:
         decision, _ = await self.gate(tenant, client)
         return decision
 
-    async def gate(self, tenant: str, client: str, cache_keys: tuple[str, str] | None = None
-                   ) -> tuple[Decision, Prefetched | None]:
+    async def gate(
+        self, tenant: str, client: str, cache_keys: tuple[str, str] | None = None
+    ) -> tuple[Decision, Prefetched | None]:
         """Both buckets, and (``cache_keys`` = generation key, entry key) the cache read, in one round trip.
 
         The prefetched values are None when the request is refused or Redis is down (the limiter fails open).

@@ -48,9 +48,15 @@ class Gateway:
 
         password = settings.redis_password()
         store = Store.from_url(settings.redis_url, password.reveal() if password else None, breaker("redis"))
+
         def backend(name: str, address: str) -> Backend:
-            return Backend(name, address, breaker(name), read_timeout=settings.read_timeout_s,
-                           write_timeout=settings.write_timeout_s)
+            return Backend(
+                name,
+                address,
+                breaker(name),
+                read_timeout=settings.read_timeout_s,
+                write_timeout=settings.write_timeout_s,
+            )
 
         catalog = backend("catalog", settings.catalog_addr)
         users = backend("users", settings.users_addr)
@@ -69,8 +75,9 @@ class Gateway:
             resp = await users.read("GetJwks", users_pb2.GetJwksRequest(), Backend.metadata(None))
             return str(resp.jwks_json)
 
-        verifier = TokenVerifier(JwksCache(fetch_jwks, ttl=settings.jwks_ttl_s,
-                                           min_refresh_interval=settings.jwks_min_refresh_interval_s))
+        verifier = TokenVerifier(
+            JwksCache(fetch_jwks, ttl=settings.jwks_ttl_s, min_refresh_interval=settings.jwks_min_refresh_interval_s)
+        )
         watcher = ChangeWatcher(catalog, cache, enabled=settings.watch_changes)
         return cls(settings, store, catalog, users, orders, cache, limiter, verifier, watcher)
 

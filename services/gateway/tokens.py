@@ -42,8 +42,14 @@ JwksFetcher = Callable[[], Awaitable[str]]
 
 
 class JwksCache:
-    def __init__(self, fetch: JwksFetcher, *, ttl: float = 300.0, min_refresh_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch: JwksFetcher,
+        *,
+        ttl: float = 300.0,
+        min_refresh_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
         self.ttl = ttl
         self.min_refresh_interval = min_refresh_interval

@@ -46,8 +46,9 @@ class Shop:
         """Another storefront on the same platform (own users, catalogue, carts and orders), seeded with the demo
         catalogue. Tests that write odd data (the fuzzer creates products in random currencies) use their own."""
         admin_email = f"admin@{tenant}.example.com"
-        create_tenant(RunnerConfig(root=self.root), tenant, tenant.capitalize(), admin_email, PASSWORD,
-                      demo_catalogue=True)
+        create_tenant(
+            RunnerConfig(root=self.root), tenant, tenant.capitalize(), admin_email, PASSWORD, demo_catalogue=True
+        )
         return replace(self, tenant=tenant, admin_email=admin_email)
 
     def sign_in(self, email: str) -> str:

@@ -109,16 +109,34 @@ def _fuzz(
             if str(response.status_code) not in documented:
                 undocumented.setdefault(operation.label, set()).add(response.status_code)
         except requests.RequestException as exc:
-            record(Finding(operation.label, auth, mode.value, "request failed", None, str(exc)[:300],
-                           case.as_curl_command(headers=shown)))
+            record(
+                Finding(
+                    operation.label,
+                    auth,
+                    mode.value,
+                    "request failed",
+                    None,
+                    str(exc)[:300],
+                    case.as_curl_command(headers=shown),
+                )
+            )
             return
         try:
             case.validate_response(response, checks=CHECKS)
         except (Failure, FailureGroup) as exc:  # FailureGroup is a BaseExceptionGroup, not an Exception
             for title, message in _failure_titles(exc):
                 detail = message or " ".join(response.text.split())[:300]
-                record(Finding(operation.label, auth, mode.value, title, response.status_code, detail,
-                               case.as_curl_command(headers=shown)))
+                record(
+                    Finding(
+                        operation.label,
+                        auth,
+                        mode.value,
+                        title,
+                        response.status_code,
+                        detail,
+                        case.as_curl_command(headers=shown),
+                    )
+                )
 
     run()
     return calls
@@ -166,13 +184,16 @@ def test_gateway_openapi_fuzz(fuzz_shop: Shop) -> None:
             op_started = time.monotonic()
             for auth, headers in auths.items():
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    calls += _fuzz(operation, mode, auth, headers, shop.gateway_url, http, record, statuses,
-                                   undocumented)
+                    calls += _fuzz(
+                        operation, mode, auth, headers, shop.gateway_url, http, record, statuses, undocumented
+                    )
             timings[operation.label] = time.monotonic() - op_started
 
     elapsed = time.monotonic() - started
-    print(f"\nschemathesis: {len(operations)} operations, {calls} requests in {elapsed:.1f}s, "
-          f"{len(findings)} distinct failures")
+    print(
+        f"\nschemathesis: {len(operations)} operations, {calls} requests in {elapsed:.1f}s, "
+        f"{len(findings)} distinct failures"
+    )
     print("responses by auth and class: " + ", ".join(f"{a} {c}xx: {n}" for (a, c), n in sorted(statuses.items())))
     # Informational, not a failure (status_code_conformance is not among CHECKS): codes the schema does not list.
     listed = "; ".join(f"{op} {sorted(codes)}" for op, codes in sorted(undocumented.items()))
@@ -194,14 +215,28 @@ def test_gateway_openapi_fuzz(fuzz_shop: Shop) -> None:
 NUL = "a\u0000b"
 NUL_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("register-email", "POST /v1/auth/register", {"json": {"email": f"{NUL}@example.com", "password": "x" * 12}}),
-    ("register-name", "POST /v1/auth/register",
-     {"json": {"email": "nul-name@example.com", "password": "x" * 12, "display_name": NUL}}),
+    (
+        "register-name",
+        "POST /v1/auth/register",
+        {"json": {"email": "nul-name@example.com", "password": "x" * 12, "display_name": NUL}},
+    ),
     ("sign-in-email", "POST /v1/auth/sign-in", {"json": {"email": f"{NUL}@example.com", "password": "x" * 12}}),
     ("search-q", "GET /v1/products/search", {"params": {"q": NUL}}),
     ("list-category", "GET /v1/products", {"params": {"category": NUL}}),
-    ("admin-create-name", "POST /v1/admin/products",
-     {"json": {"sku": "NUL-1", "name": NUL, "description": "", "category": "bags", "initial_stock": 1,
-               "price": {"amount_minor": 100, "currency": "USD"}}}),
+    (
+        "admin-create-name",
+        "POST /v1/admin/products",
+        {
+            "json": {
+                "sku": "NUL-1",
+                "name": NUL,
+                "description": "",
+                "category": "bags",
+                "initial_stock": 1,
+                "price": {"amount_minor": 100, "currency": "USD"},
+            }
+        },
+    ),
 ]
 
 

@@ -64,8 +64,9 @@ def browser() -> Iterator[Browser]:
 
 
 def new_context(browser: Browser, shop: Shop, *, javascript: bool = True) -> BrowserContext:
-    ctx = browser.new_context(base_url=shop.frontend_url, java_script_enabled=javascript,
-                              viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(
+        base_url=shop.frontend_url, java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    )
     ctx.set_default_timeout(TIMEOUT_MS)
     return ctx
 

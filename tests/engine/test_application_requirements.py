@@ -39,8 +39,14 @@ from conformance.targets.base import RunContext
 from conformance.targets.local import LocalTarget, Shop
 
 REPO = Path(__file__).resolve().parents[2]
-FEATURES = ["storefront.feature", "orders.feature", "caching.feature", "resilience.feature", "security.feature",
-            "tenancy.feature"]
+FEATURES = [
+    "storefront.feature",
+    "orders.feature",
+    "caching.feature",
+    "resilience.feature",
+    "security.feature",
+    "tenancy.feature",
+]
 pytestmark = pytest.mark.slow
 
 # ------------------------------------------------------------------------------------------------ scenario runner
@@ -59,9 +65,11 @@ SCENARIOS = _scenarios()
 
 
 def _match(step_type: str, text: str) -> StepFunctionContext:
-    matches = [c for c in step_function_context_registry.values()
-               if c.step_func.__module__ == application.__name__ and c.type in (step_type, None)
-               and c.parser.is_matching(text)]
+    matches = [
+        c
+        for c in step_function_context_registry.values()
+        if c.step_func.__module__ == application.__name__ and c.type in (step_type, None) and c.parser.is_matching(text)
+    ]
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} step definitions match {step_type} {text!r}")
     return matches[0]
@@ -138,8 +146,15 @@ class Served:
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -175,12 +190,18 @@ def _gateway_settings(platform: Platform, orders_addr: str, overrides: dict[str,
     shop, root = platform.shop, platform.target.root
     secrets_dir = root / "secrets" / "gateway"
     redis = platform.target.components["redis"]
-    common = Settings(service="gateway", grpc_port=0, http_port=0, secrets_dir=secrets_dir,
-                      secrets=Secrets(secrets_dir))
+    common = Settings(
+        service="gateway", grpc_port=0, http_port=0, secrets_dir=secrets_dir, secrets=Secrets(secrets_dir)
+    )
     base: dict[str, Any] = {
-        "common": common, "http_port": 0, "redis_url": f"redis://127.0.0.1:{redis.port}/1",
-        "catalog_addr": shop.grpc["catalog"], "users_addr": shop.grpc["users"], "orders_addr": orders_addr,
-        "default_tenant": "acme", "trusted_proxy_hops": 1,
+        "common": common,
+        "http_port": 0,
+        "redis_url": f"redis://127.0.0.1:{redis.port}/1",
+        "catalog_addr": shop.grpc["catalog"],
+        "users_addr": shop.grpc["users"],
+        "orders_addr": orders_addr,
+        "default_tenant": "acme",
+        "trusted_proxy_hops": 1,
     }
     return GatewaySettings(**{**base, **overrides})
 
@@ -190,11 +211,24 @@ def _start_orders(platform: Platform) -> tuple[str, Callable[[], None]]:
     from services.orders.app import build
     from services.orders.settings import OrdersSettings
 
-    common = Settings.from_env("orders", {"SHOP_GRPC_PORT": "0", "SHOP_HTTP_PORT": "0", "SHOP_GRPC_HOST": "127.0.0.1",
-                                          "SHOP_SHUTDOWN_GRACE_SECONDS": "1"})
+    common = Settings.from_env(
+        "orders",
+        {
+            "SHOP_GRPC_PORT": "0",
+            "SHOP_HTTP_PORT": "0",
+            "SHOP_GRPC_HOST": "127.0.0.1",
+            "SHOP_SHUTDOWN_GRACE_SECONDS": "1",
+        },
+    )
     mongo = platform.target.components["mongo"].url
-    orders = build(common, OrdersSettings(mongo_url=mongo, mongo_database=f"orders_variant_{uuid.uuid4().hex[:6]}",
-                                          catalog_addr=platform.shop.grpc["catalog"]))
+    orders = build(
+        common,
+        OrdersSettings(
+            mongo_url=mongo,
+            mongo_database=f"orders_variant_{uuid.uuid4().hex[:6]}",
+            catalog_addr=platform.shop.grpc["catalog"],
+        ),
+    )
     port = orders.server.start()
     return f"127.0.0.1:{port}", lambda: orders.server.stop(0)
 
@@ -520,12 +554,16 @@ BAD_CASES: dict[str, list[tuple[str, Callable[[Shop], Variant]]]] = {
     "REQ-ORD-005": [("the gateway reads orders with staff rights", reads_orders_as_staff)],
     "REQ-CACHE-001": [("the cache never stores", cache_never_stores)],
     "REQ-CACHE-002": [("the cache never invalidates", cache_never_invalidates)],
-    "REQ-RES-001": [("no stale copies for outages", no_stale_copies),
-                    ("the catalog breaker never closes again", breaker_never_closes)],
+    "REQ-RES-001": [
+        ("no stale copies for outages", no_stale_copies),
+        ("the catalog breaker never closes again", breaker_never_closes),
+    ],
     "REQ-RES-002": [("a Redis outage is not handled", redis_outage_unhandled)],
     "REQ-RES-003": [("catalogue reads need orders", catalog_needs_orders)],
-    "REQ-SEC-001": [("token expiry is not checked", expiry_unchecked),
-                    ("token signatures are not checked", signature_unchecked)],
+    "REQ-SEC-001": [
+        ("token expiry is not checked", expiry_unchecked),
+        ("token signatures are not checked", signature_unchecked),
+    ],
     "REQ-SEC-002": [("no rate limit", no_rate_limit)],
     "REQ-SEC-003": [("validation errors are plain JSON without the field", plain_validation_errors)],
     "REQ-SEC-004": [("invalid input is answered as a server error", crash_on_invalid_input)],
@@ -542,16 +580,22 @@ def test_every_application_requirement_has_a_bad_case() -> None:
 
 
 @pytest.mark.parametrize(("requirement", "label", "make"), CASES, ids=[f"{r}:{lbl}" for r, lbl, _ in CASES])
-def test_red_on_the_broken_shop(requirement: str, label: str, make: Callable[[Shop], Variant], platform: Platform,
-                                variant_facts: Callable[[Variant], Facts]) -> None:
+def test_red_on_the_broken_shop(
+    requirement: str,
+    label: str,
+    make: Callable[[Shop], Variant],
+    platform: Platform,
+    variant_facts: Callable[[Variant], Facts],
+) -> None:
     result = run(requirement, variant_facts(make(platform.shop)))
     assert result.outcome is Outcome.FAIL, f"{requirement} did not turn red with {label}: {result}"
     print(f"{requirement} red with {label}: {result.message.splitlines()[0]}")
 
 
 @pytest.mark.parametrize("requirement", sorted(BAD_CASES))
-def test_green_on_the_intact_variant(requirement: str, platform: Platform,
-                                     variant_facts: Callable[[Variant], Facts]) -> None:
+def test_green_on_the_intact_variant(
+    requirement: str, platform: Platform, variant_facts: Callable[[Variant], Facts]
+) -> None:
     """The harness itself (in-process gateway, frontend, orders) keeps every scenario green."""
     result = run(requirement, variant_facts(Variant(orders=requirement == "REQ-ORD-004")))
     assert result.outcome is Outcome.PASS, result.message

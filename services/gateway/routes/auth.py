@@ -41,15 +41,19 @@ async def sign_in(
 @router.post("/refresh", response_model=models.AuthOut)
 async def refresh(gw: Gw, tenant: Tenant, body: models.RefreshIn) -> dict[str, Any]:
     # Not retried: the presented refresh token is consumed; a replay would look like token theft.
-    resp = await gw.users.write("Refresh", users_pb2.RefreshRequest(refresh_token=body.refresh_token),
-                                Backend.metadata(tenant))
+    resp = await gw.users.write(
+        "Refresh", users_pb2.RefreshRequest(refresh_token=body.refresh_token), Backend.metadata(tenant)
+    )
     return models.auth_json(resp)
 
 
 @router.post("/sign-out", status_code=204)
 async def sign_out(gw: Gw, tenant: Tenant, body: models.RefreshIn) -> Response:
-    await gw.users.write("RevokeRefreshToken", users_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
-                         Backend.metadata(tenant))
+    await gw.users.write(
+        "RevokeRefreshToken",
+        users_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
+        Backend.metadata(tenant),
+    )
     return Response(status_code=204)
 
 

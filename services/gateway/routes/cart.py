@@ -128,7 +128,11 @@ async def add_item(
 
 @router.put("/cart/items/{product_id}", response_model=models.Cart)
 async def set_quantity(
-    gw: Gw, tenant: Tenant, principal: OptionalPrincipal, product_id: ProductId, body: models.CartQuantity,
+    gw: Gw,
+    tenant: Tenant,
+    principal: OptionalPrincipal,
+    product_id: ProductId,
+    body: models.CartQuantity,
     session: SessionId = None,
 ) -> dict[str, Any]:
     key = cart_key(tenant, principal, session)
@@ -218,8 +222,11 @@ async def checkout(
     body: models.CheckoutIn,
     idempotency_key: Annotated[
         str,
-        Header(alias="Idempotency-Key", pattern=models.IDEMPOTENCY_KEY_PATTERN,
-               description="8..128 characters [A-Za-z0-9_.:-], new for every intended order"),
+        Header(
+            alias="Idempotency-Key",
+            pattern=models.IDEMPOTENCY_KEY_PATTERN,
+            description="8..128 characters [A-Za-z0-9_.:-], new for every intended order",
+        ),
     ],
 ) -> JSONResponse:
     key = f"t:{tenant}:cart:u:{principal.user_id}"
@@ -237,8 +244,12 @@ async def checkout(
     if record_raw is not None:
         record = json.loads(record_raw)
         if (items or from_body) and record.get("fp") != fingerprint:
-            raise ApiProblem(409, "idempotency-conflict", "Conflict",
-                             "this Idempotency-Key was already used for a different cart or address")
+            raise ApiProblem(
+                409,
+                "idempotency-conflict",
+                "Conflict",
+                "this Idempotency-Key was already used for a different cart or address",
+            )
         order = await gw.orders.read(
             "GetOrder", orders_pb2.GetOrderRequest(order_id=record["order_id"], user_id=principal.user_id), md
         )
@@ -254,8 +265,13 @@ async def checkout(
         items=[orders_pb2.OrderItemRequest(product_id=pid, quantity=qty) for pid, qty in sorted(items.items())],
         currency=currency,
         shipping_address=common_pb2.Address(
-            name=a.name, line1=a.line1, line2=a.line2, city=a.city, region=a.region,
-            postal_code=a.postal_code, country=a.country,
+            name=a.name,
+            line1=a.line1,
+            line2=a.line2,
+            city=a.city,
+            region=a.region,
+            postal_code=a.postal_code,
+            country=a.country,
         ),
     )
     trailers = collect_trailers()
@@ -264,8 +280,14 @@ async def checkout(
     except DependencyFailure as exc:
         # orders answers UNAVAILABLE for its own outage and for catalog's: name the one that is really down.
         dep = "orders" if exc.extra.get("grpc_code") == "CIRCUIT_OPEN" or await gw.catalog.healthy(0.3) else "catalog"
-        raise ApiProblem(exc.status, exc.kind, "Checkout temporarily unavailable", CHECKOUT_DOWN.format(dep=dep),
-                         headers={"Retry-After": "5"}, extra={"dependency": dep}) from None
+        raise ApiProblem(
+            exc.status,
+            exc.kind,
+            "Checkout temporarily unavailable",
+            CHECKOUT_DOWN.format(dep=dep),
+            headers={"Retry-After": "5"},
+            extra={"dependency": dep},
+        ) from None
     except ApiProblem as exc:
         if exc.status == 409 and "stock" in exc.detail.lower():
             exc.kind, exc.title = "out-of-stock", "Not enough stock"

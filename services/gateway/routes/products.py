@@ -75,7 +75,7 @@ async def list_products(
 async def search_products(
     gw: Gw,
     tenant: Tenant,
-    q: Annotated[str, Query(min_length=1, max_length=200, description="words, \"phrases\", -exclusions, or")],
+    q: Annotated[str, Query(min_length=1, max_length=200, description='words, "phrases", -exclusions, or')],
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Response:
@@ -88,8 +88,12 @@ async def search_products(
     return _json(await gw.cache.get(tenant, "search", key_hash(q.strip().lower(), limit, cursor), fetch))
 
 
-@router.get("/products/{product_id}", response_model=models.Product, summary="Product detail",
-            responses={404: {"description": "no such product in this storefront"}})
+@router.get(
+    "/products/{product_id}",
+    response_model=models.Product,
+    summary="Product detail",
+    responses={404: {"description": "no such product in this storefront"}},
+)
 async def get_product(gw: Gw, tenant: Tenant, product_id: ProductId) -> Response:
     return _json(await cached_product(gw, tenant, str(product_id)))
 
@@ -100,8 +104,12 @@ async def get_product(gw: Gw, tenant: Tenant, product_id: ProductId) -> Response
 def _admin_md(gw: Gateway, tenant: str) -> list[tuple[str, str]]:
     token = gw.settings.catalog_admin_token()
     if token is None or not token.reveal():
-        raise ApiProblem(503, "unavailable", "Admin changes disabled",
-                         "product changes are disabled on this gateway (no catalog-admin-token secret)")
+        raise ApiProblem(
+            503,
+            "unavailable",
+            "Admin changes disabled",
+            "product changes are disabled on this gateway (no catalog-admin-token secret)",
+        )
     return Backend.metadata(tenant, [("x-admin-token", token.reveal())])
 
 
@@ -116,9 +124,12 @@ async def _after_change(gw: Gateway, tenant: str, product: Any) -> dict[str, Any
 @router.post("/admin/products", response_model=models.Product, status_code=201, tags=["admin"])
 async def create_product(gw: Gw, tenant: Tenant, _: AdminPrincipal, body: models.ProductCreate) -> dict[str, Any]:
     request = catalog_pb2.CreateProductRequest(
-        sku=body.sku, name=body.name, description=body.description,
+        sku=body.sku,
+        name=body.name,
+        description=body.description,
         price=common_pb2.Money(units_minor=body.price.amount_minor, currency=body.price.currency),
-        category=body.category, initial_stock=body.initial_stock,
+        category=body.category,
+        initial_stock=body.initial_stock,
     )
     return await _after_change(gw, tenant, await gw.catalog.write("CreateProduct", request, _admin_md(gw, tenant)))
 

@@ -23,8 +23,14 @@ __all__ = ["frontend", "gateway", "mongo_url", "pg_server", "redis_server", "sta
 class FrontendServer:
     def __init__(self, settings: FrontendSettings) -> None:
         self.port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_config=None,
-                                access_log=False, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -35,8 +41,9 @@ class FrontendServer:
             time.sleep(0.02)
 
     def client(self, tenant: str = "shop-a", headers: dict[str, str] | None = None) -> httpx.Client:
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"X-Tenant": tenant, **(headers or {})},
-                            timeout=20)
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", headers={"X-Tenant": tenant, **(headers or {})}, timeout=20
+        )
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -20,8 +20,16 @@ def _field(html: str, name: str) -> str:
 def _register(c: httpx.Client) -> None:
     page = c.get("/register")
     token = _field(page.text, "csrf_token")
-    r = c.post("/register", data={"csrf_token": token, "email": f"f{uuid.uuid4().hex[:10]}@example.com",
-                                  "password": "correct-horse-battery", "display_name": "F", "next": "/"})
+    r = c.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "email": f"f{uuid.uuid4().hex[:10]}@example.com",
+            "password": "correct-horse-battery",
+            "display_name": "F",
+            "next": "/",
+        },
+    )
     assert r.status_code == 303, r.text
 
 
@@ -58,8 +66,11 @@ def test_csrf_is_enforced(frontend: FrontendServer, stack: Stack) -> None:
         forged = c.post("/cart/add", data={"product_id": pid, "quantity": "1", "csrf_token": "x" * 43})
         assert forged.status_code == 403
         token = _field(c.get("/").text, "csrf_token")
-        cross = c.post("/cart/add", data={"product_id": pid, "quantity": "1", "csrf_token": token},
-                       headers={"Origin": "https://evil.example"})
+        cross = c.post(
+            "/cart/add",
+            data={"product_id": pid, "quantity": "1", "csrf_token": token},
+            headers={"Origin": "https://evil.example"},
+        )
         assert cross.status_code == 403
         ok = c.post("/cart/add", data={"product_id": pid, "quantity": "1", "csrf_token": token})
         assert ok.status_code == 303
@@ -88,8 +99,15 @@ def test_checkout_double_submit_places_one_order(frontend: FrontendServer, stack
         form = c.get("/checkout")
         assert form.status_code == 200, form.text
         key = _field(form.text, "idempotency_key")
-        data = {"csrf_token": token, "idempotency_key": key, "name": "Ada", "line1": "1 Main St", "city": "London",
-                "postal_code": "N1", "country": "gb"}
+        data = {
+            "csrf_token": token,
+            "idempotency_key": key,
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "London",
+            "postal_code": "N1",
+            "country": "gb",
+        }
         first = c.post("/checkout", data=data)
         second = c.post("/checkout", data=data)
         assert first.status_code == second.status_code == 303, (first.text, second.text)

@@ -134,8 +134,15 @@ class GatewayServer:
         self.settings = settings
         self.app = create_app(settings)
         self.port = free_port()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -186,8 +193,9 @@ class Stack:
     stoppers: list[Any] = field(default_factory=list)
 
     def gateway_settings(self, **overrides: Any) -> GatewaySettings:
-        common = Settings(service="gateway", grpc_port=0, http_port=0, secrets_dir=self.secrets_dir,
-                          secrets=Secrets(self.secrets_dir))
+        common = Settings(
+            service="gateway", grpc_port=0, http_port=0, secrets_dir=self.secrets_dir, secrets=Secrets(self.secrets_dir)
+        )
         base: dict[str, Any] = {
             "common": common,
             "http_port": 0,
@@ -235,36 +243,67 @@ def build_stack(pg: PgServer, mongo_url: str, redis: RedisServer, tmp: Path) -> 
     users_secrets = _mkdir(tmp / "users-secrets")
     (users_secrets / "admin-token").write_text(USERS_ADMIN_TOKEN)
     (users_secrets / "jwt-keys").write_text(uuid.uuid4().hex + uuid.uuid4().hex)
-    users_settings = Settings(service="users", grpc_port=0, http_port=0, grpc_host="127.0.0.1",
-                              database_url=pg.url(users_dbname, role, "app-pw"), secrets_dir=users_secrets,
-                              secrets=Secrets(users_secrets), health_interval_seconds=0.5)
+    users_settings = Settings(
+        service="users",
+        grpc_port=0,
+        http_port=0,
+        grpc_host="127.0.0.1",
+        database_url=pg.url(users_dbname, role, "app-pw"),
+        secrets_dir=users_secrets,
+        secrets=Secrets(users_secrets),
+        health_interval_seconds=0.5,
+    )
     users = build_users(users_settings, passwords=Passwords(time_cost=1, memory_cost_kib=8192, parallelism=1))
     users.start()
     stoppers.append(lambda: users.stop(grace=0.5))
 
-    common = Settings.from_env("orders", {"SHOP_GRPC_PORT": "0", "SHOP_HTTP_PORT": "0",
-                                          "SHOP_GRPC_HOST": "127.0.0.1", "SHOP_HEALTH_INTERVAL_SECONDS": "0.5",
-                                          "SHOP_SHUTDOWN_GRACE_SECONDS": "1"})
-    orders = build_orders(common, OrdersSettings(mongo_url=mongo_url, mongo_database=f"orders_{uuid.uuid4().hex[:8]}",
-                                                 catalog_addr=switch.addr, mongo_timeout_ms=1500))
+    common = Settings.from_env(
+        "orders",
+        {
+            "SHOP_GRPC_PORT": "0",
+            "SHOP_HTTP_PORT": "0",
+            "SHOP_GRPC_HOST": "127.0.0.1",
+            "SHOP_HEALTH_INTERVAL_SECONDS": "0.5",
+            "SHOP_SHUTDOWN_GRACE_SECONDS": "1",
+        },
+    )
+    orders = build_orders(
+        common,
+        OrdersSettings(
+            mongo_url=mongo_url,
+            mongo_database=f"orders_{uuid.uuid4().hex[:8]}",
+            catalog_addr=switch.addr,
+            mongo_timeout_ms=1500,
+        ),
+    )
     orders_port = orders.server.start()
     stoppers.append(lambda: orders.server.stop(0))
 
     gw_secrets = _mkdir(tmp / "gateway-secrets")
     (gw_secrets / "catalog-admin-token").write_text(CATALOG_ADMIN_TOKEN)
-    stack = Stack(switch, catalog.port, f"127.0.0.1:{users.port}", f"127.0.0.1:{orders_port}", redis, gw_secrets,
-                  stoppers=stoppers)
-    with grpc.insecure_channel(f"127.0.0.1:{users.port}") as uch, grpc.insecure_channel(
-        f"127.0.0.1:{catalog.port}"
-    ) as cch:
+    stack = Stack(
+        switch,
+        catalog.port,
+        f"127.0.0.1:{users.port}",
+        f"127.0.0.1:{orders_port}",
+        redis,
+        gw_secrets,
+        stoppers=stoppers,
+    )
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{users.port}") as uch,
+        grpc.insecure_channel(f"127.0.0.1:{catalog.port}") as cch,
+    ):
         ustub = users_pb2_grpc.UsersServiceStub(uch)  # type: ignore[no-untyped-call]
         cstub = catalog_pb2_grpc.CatalogServiceStub(cch)  # type: ignore[no-untyped-call]
         for tenant in TENANTS:
             email = f"admin@{tenant}.example.com"
             ustub.CreateTenant(
-                users_pb2.CreateTenantRequest(tenant_id=tenant, display_name=tenant, admin_email=email,
-                                              admin_password=ADMIN_PASSWORD),
-                metadata=(("x-admin-token", USERS_ADMIN_TOKEN),), timeout=20,
+                users_pb2.CreateTenantRequest(
+                    tenant_id=tenant, display_name=tenant, admin_email=email, admin_password=ADMIN_PASSWORD
+                ),
+                metadata=(("x-admin-token", USERS_ADMIN_TOKEN),),
+                timeout=20,
             )
             stack.admins[tenant] = {"email": email, "password": ADMIN_PASSWORD}
             md = (("x-tenant-id", tenant), ("x-admin-token", CATALOG_ADMIN_TOKEN))

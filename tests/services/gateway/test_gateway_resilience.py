@@ -47,13 +47,17 @@ def test_admin_update_through_gateway(gateway: GatewayServer, stack: Stack) -> N
         token = c.post("/v1/auth/sign-in", json=admin).json()["access_token"]
         pid = stack.product_ids["shop-a"][5]
         c.get(f"/v1/products/{pid}")
-        r = c.patch(f"/v1/admin/products/{pid}", json={"description": "Now even warmer."},
-                    headers={"Authorization": f"Bearer {token}"})
+        r = c.patch(
+            f"/v1/admin/products/{pid}",
+            json={"description": "Now even warmer."},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 200, r.text
         assert c.get(f"/v1/products/{pid}").json()["description"] == "Now even warmer."
         customer = register(c)["access_token"]
-        refused = c.patch(f"/v1/admin/products/{pid}", json={"description": "x"},
-                          headers={"Authorization": f"Bearer {customer}"})
+        refused = c.patch(
+            f"/v1/admin/products/{pid}", json={"description": "x"}, headers={"Authorization": f"Bearer {customer}"}
+        )
         assert refused.status_code == 403
 
 
@@ -77,8 +81,11 @@ def test_catalog_down_serves_cached_pages_and_refuses_checkout(gateway: GatewayS
             assert never_cached.status_code == 503
             assert never_cached.headers["content-type"].startswith("application/problem+json")
             assert "catalog" in never_cached.json()["detail"]
-            checkout = c.post("/v1/checkout", json={"shipping_address": ADDRESS},
-                              headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
+            checkout = c.post(
+                "/v1/checkout",
+                json={"shipping_address": ADDRESS},
+                headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+            )
             assert checkout.status_code == 503, checkout.text
             detail = checkout.json()["detail"]
             assert "checkout is temporarily unavailable" in detail
@@ -90,8 +97,11 @@ def test_catalog_down_serves_cached_pages_and_refuses_checkout(gateway: GatewayS
             stack.catalog_switch.up()
 
         def recovered() -> bool:
-            r = c.post("/v1/checkout", json={"shipping_address": ADDRESS},
-                       headers={**auth, "Idempotency-Key": "after-outage-" + token[-16:].replace("-", "x")})
+            r = c.post(
+                "/v1/checkout",
+                json={"shipping_address": ADDRESS},
+                headers={**auth, "Idempotency-Key": "after-outage-" + token[-16:].replace("-", "x")},
+            )
             return r.status_code in (200, 201)
 
         _eventually(recovered, 15)

@@ -22,11 +22,19 @@ def test_bad_tokens_are_refused(gateway: GatewayServer) -> None:
         header = jwt.get_unverified_header(good)
         claims = jwt.decode(good, options={"verify_signature": False})
         now = int(time.time())
-        forged = jwt.encode({**claims, "role": "admin"}, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
-                            headers={"kid": header["kid"]})
+        forged = jwt.encode(
+            {**claims, "role": "admin"},
+            ec.generate_private_key(ec.SECP256R1()),
+            algorithm="ES256",
+            headers={"kid": header["kid"]},
+        )
         none = jwt.encode({**claims}, None, algorithm="none", headers={"kid": header["kid"]})
-        expired = jwt.encode({**claims, "iat": now - 900, "exp": now - 60},
-                             ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": header["kid"]})
+        expired = jwt.encode(
+            {**claims, "iat": now - 900, "exp": now - 60},
+            ec.generate_private_key(ec.SECP256R1()),
+            algorithm="ES256",
+            headers={"kid": header["kid"]},
+        )
         tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
         for token in (forged, none, expired, tampered, "garbage"):
             r = c.get("/v1/me", headers=_bearer(token))
@@ -45,8 +53,11 @@ def test_a_user_cannot_read_another_users_order(gateway: GatewayServer, stack: S
     with gateway.client("shop-a") as c:
         alice, bob = register(c)["access_token"], register(c)["access_token"]
         c.post("/v1/cart/items", json={"product_id": stack.product_ids["shop-a"][3]}, headers=_bearer(alice))
-        order = c.post("/v1/checkout", json={"shipping_address": ADDRESS},
-                       headers={**_bearer(alice), "Idempotency-Key": uuid.uuid4().hex}).json()
+        order = c.post(
+            "/v1/checkout",
+            json={"shipping_address": ADDRESS},
+            headers={**_bearer(alice), "Idempotency-Key": uuid.uuid4().hex},
+        ).json()
         assert c.get(f"/v1/orders/{order['id']}", headers=_bearer(alice)).status_code == 200
         assert c.get(f"/v1/orders/{order['id']}", headers=_bearer(bob)).status_code == 404
 
@@ -65,23 +76,32 @@ def test_validation_errors_are_problem_json_naming_the_field(gateway: GatewaySer
         r = c.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers=_bearer(token))
         assert r.status_code == 422
         assert r.json()["field"] == "header.Idempotency-Key"
-        r = c.post("/v1/checkout", json={"shipping_address": ADDRESS},
-                   headers={**_bearer(token), "Idempotency-Key": "short"})
+        r = c.post(
+            "/v1/checkout", json={"shipping_address": ADDRESS}, headers={**_bearer(token), "Idempotency-Key": "short"}
+        )
         assert r.status_code == 422
         assert r.json()["field"] == "header.Idempotency-Key"
-        r = c.post("/v1/checkout", json={"shipping_address": {**ADDRESS, "country": "Britain"}},
-                   headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex})
+        r = c.post(
+            "/v1/checkout",
+            json={"shipping_address": {**ADDRESS, "country": "Britain"}},
+            headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+        )
         assert r.status_code == 422
         assert r.json()["field"] == "body.shipping_address.country"
-        r = c.post("/v1/checkout", json={"shipping_address": ADDRESS},
-                   headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex})
+        r = c.post(
+            "/v1/checkout",
+            json={"shipping_address": ADDRESS},
+            headers={**_bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+        )
         assert r.status_code == 422
         assert r.json()["field"] == "cart"
         assert c.get("/v1/products/not-a-uuid").json()["field"] == "path.product_id"
         assert c.get("/v1/products", headers={"X-Tenant": "NOT_A_TENANT"}).status_code == 422
         assert c.get("/v1/cart").json()["field"] == "header.X-Session-Id"
-        assert c.post("/v1/auth/register", json={"email": "x@example.com", "password": "short"}).json()[
-            "field"] == "body.password"
+        assert (
+            c.post("/v1/auth/register", json={"email": "x@example.com", "password": "short"}).json()["field"]
+            == "body.password"
+        )
         r = c.get("/v1/nowhere")
         assert r.status_code == 404
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -105,13 +125,18 @@ def _fresh_tenant() -> str:
 
 
 def test_rate_limit_per_client(stack: Stack) -> None:
-    server = GatewayServer(stack.gateway_settings(trusted_proxy_hops=1, client_rate_per_s=0.01, client_burst=5,
-                                                  tenant_rate_per_s=1000, tenant_burst=1000))
+    server = GatewayServer(
+        stack.gateway_settings(
+            trusted_proxy_hops=1, client_rate_per_s=0.01, client_burst=5, tenant_rate_per_s=1000, tenant_burst=1000
+        )
+    )
     tenant = _fresh_tenant()
     try:
         with server.client(tenant) as c:
-            codes = [c.get("/v1/products", params={"limit": 1}, headers={"X-Forwarded-For": "10.9.0.1"}).status_code
-                     for _ in range(7)]
+            codes = [
+                c.get("/v1/products", params={"limit": 1}, headers={"X-Forwarded-For": "10.9.0.1"}).status_code
+                for _ in range(7)
+            ]
             assert codes == [200] * 5 + [429, 429]
             r = c.get("/v1/products", params={"limit": 1}, headers={"X-Forwarded-For": "10.9.0.1"})
             assert r.headers["content-type"].startswith("application/problem+json")
@@ -124,8 +149,11 @@ def test_rate_limit_per_client(stack: Stack) -> None:
 
 
 def test_tenant_burst_does_not_starve_another_tenant(stack: Stack) -> None:
-    server = GatewayServer(stack.gateway_settings(trusted_proxy_hops=1, client_rate_per_s=1000, client_burst=1000,
-                                                  tenant_rate_per_s=0.01, tenant_burst=10))
+    server = GatewayServer(
+        stack.gateway_settings(
+            trusted_proxy_hops=1, client_rate_per_s=1000, client_burst=1000, tenant_rate_per_s=0.01, tenant_burst=10
+        )
+    )
     noisy, quiet = _fresh_tenant(), _fresh_tenant()
     try:
         with server.client(noisy) as a, server.client(quiet) as b:
@@ -136,8 +164,10 @@ def test_tenant_burst_does_not_starve_another_tenant(stack: Stack) -> None:
             assert a_codes.count(200) == 10
             assert a_codes.count(429) == 5
             assert a.get("/v1/products", headers={"X-Forwarded-For": "10.1.1.1"}).json()["scope"] == "tenant"
-            b_codes = [b.get("/v1/products", params={"limit": 1}, headers={"X-Forwarded-For": "10.2.0.1"}).status_code
-                       for _ in range(10)]
+            b_codes = [
+                b.get("/v1/products", params={"limit": 1}, headers={"X-Forwarded-For": "10.2.0.1"}).status_code
+                for _ in range(10)
+            ]
             assert b_codes == [200] * 10
     finally:
         server.stop()
@@ -151,6 +181,7 @@ def test_trace_context_without_an_exporter(gateway: GatewayServer) -> None:
         assert own.status_code == 422
         assert len(own.json()["trace_id"]) == 32
         assert own.json()["trace_id"] != "0" * 32
-        joined = c.get("/v1/products", params={"limit": 0},
-                       headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+        joined = c.get(
+            "/v1/products", params={"limit": 0}, headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"}
+        )
         assert joined.json()["trace_id"] == caller_trace

@@ -252,8 +252,16 @@ class KeySet:
 
     def token(self, kid: str, **claims: Any) -> str:
         now = int(time.time())
-        body = {"sub": "u1", "tenant": "shop-a", "role": "customer", "iss": ISSUER, "aud": AUDIENCE,
-                "iat": now, "exp": now + 300, **claims}
+        body = {
+            "sub": "u1",
+            "tenant": "shop-a",
+            "role": "customer",
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
         return jwt.encode(body, self.keys[kid], algorithm="ES256", headers={"kid": kid})
 
 
@@ -275,8 +283,9 @@ def test_jwks_refreshes_on_unknown_kid_but_not_in_a_loop() -> None:
         assert keys.fetches == 2
         for _ in range(5):  # made-up kids do not cause a fetch each
             with pytest.raises(TokenRejected):
-                await verifier.verify(jwt.encode({"sub": "x"}, keys.keys[first], algorithm="ES256",
-                                                 headers={"kid": "nope"}), "shop-a")
+                await verifier.verify(
+                    jwt.encode({"sub": "x"}, keys.keys[first], algorithm="ES256", headers={"kid": "nope"}), "shop-a"
+                )
         assert keys.fetches == 2
 
     run(scenario)
@@ -295,14 +304,26 @@ def test_token_checks(case: str) -> None:
         token = keys.token(kid, iat=now - 1000, exp=now - 100)
     elif case == "forged":
         other = ec.generate_private_key(ec.SECP256R1())
-        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-                            "exp": now + 60}, other, algorithm="ES256", headers={"kid": kid})
+        token = jwt.encode(
+            {"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60},
+            other,
+            algorithm="ES256",
+            headers={"kid": kid},
+        )
     elif case == "alg_none":
-        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-                            "exp": now + 60}, None, algorithm="none", headers={"kid": kid})
+        token = jwt.encode(
+            {"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60},
+            None,
+            algorithm="none",
+            headers={"kid": kid},
+        )
     elif case == "hs256":
-        token = jwt.encode({"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-                            "exp": now + 60}, "x" * 32, algorithm="HS256", headers={"kid": kid})
+        token = jwt.encode(
+            {"sub": "u1", "tenant": "shop-a", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60},
+            "x" * 32,
+            algorithm="HS256",
+            headers={"kid": kid},
+        )
     elif case == "wrong_aud":
         token = keys.token(kid, aud="someone-else")
     elif case == "wrong_iss":
