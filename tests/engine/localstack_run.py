@@ -27,11 +27,15 @@ SCRIPT = PROJECT_ROOT / "scripts" / "localstack.sh"
 
 def _register_all_step_modules() -> None:
     """bdd_runner matches steps of the modules it knows; the suite's vocabularies are those conftest.py loads."""
-    import importlib
+    import importlib.util
 
-    import conftest
-
-    for name in conftest.pytest_plugins:
+    # Loaded by path: under pytest-xdist another folder's conftest may already be the module called "conftest".
+    spec = importlib.util.spec_from_file_location("_eks_shop_root_conftest", PROJECT_ROOT / "conftest.py")
+    assert spec is not None
+    assert spec.loader is not None
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    for name in root_conftest.pytest_plugins:
         importlib.import_module(name)
         bdd_runner.STEP_MODULES.add(name)
 
