@@ -35,10 +35,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 wanted="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$wanted" ]]; then
-  say "installing the project and its dependencies (.[dev]) into .venv"
+  say "installing the project and its dependencies (.[dev,load]) into .venv"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
   # compat mode: the repository root goes on sys.path, so every top-level package imports as in the repo.
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]" --config-settings editable_mode=compat
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,load]" --config-settings editable_mode=compat
   echo "$wanted" > "$STAMP"
 fi
 
