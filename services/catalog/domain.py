@@ -34,11 +34,24 @@ class Product:
 
 
 @dataclass(frozen=True)
+class ReservedProduct:
+    """A reserved product as ReserveStock read it while taking the stock: the caller prices its lines from it."""
+
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    quantity: int
+    price_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class Reservation:
     id: uuid.UUID
     status: str  # HELD, COMMITTED, RELEASED, EXPIRED
     items: tuple[tuple[uuid.UUID, int], ...]
     expires_at: datetime
+    priced_items: tuple[ReservedProduct, ...] = ()  # ReserveStock's answer only
 
 
 @dataclass(frozen=True)

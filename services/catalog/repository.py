@@ -8,9 +8,10 @@ raising inside the transaction, none.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 
@@ -158,19 +159,12 @@ class CatalogRepository:
     # -- reservations --------------------------------------------------------------------------------------
 
     def _load_reservation(self, conn: Conn, reservation_id: uuid.UUID, lock: bool) -> domain.Reservation | None:
-        return self._read_reservation(conn, reservation_id, lock, with_expiry=False)[0]
-
-    def _read_reservation(
-        self, conn: Conn, reservation_id: uuid.UUID, lock: bool, *, with_expiry: bool
-    ) -> tuple[domain.Reservation | None, bool]:
-        """The reservation and (with_expiry) whether it has expired, read by the same locking query."""
         row = conn.execute(
-            f"SELECT id, status, expires_at, expires_at < now() AS expired FROM reservations WHERE id = %s"  # noqa: S608
-            f"{' FOR UPDATE' if lock else ''}",
+            f"SELECT id, status, expires_at FROM reservations WHERE id = %s{' FOR UPDATE' if lock else ''}",  # noqa: S608
             [reservation_id],
         ).fetchone()
         if row is None:
-            return None, False
+            return None
         items = conn.execute(
             "SELECT product_id, quantity FROM reservation_items WHERE reservation_id = %s ORDER BY product_id",
             [reservation_id],
@@ -181,13 +175,15 @@ class CatalogRepository:
             expires_at=row["expires_at"],
             items=tuple((i["product_id"], i["quantity"]) for i in items),
         )
-        return reservation, bool(row["expired"]) if with_expiry else False
+        return reservation
 
     def reserve(
         self, reservation_id: uuid.UUID, items: tuple[tuple[uuid.UUID, int], ...], ttl_seconds: int
     ) -> domain.Reservation:
+        """Take the stock of every item or of none; the answer carries each product's price as of that update."""
         fingerprint = domain.request_hash(items)
         tenant = tenancy.current_tenant()
+        priced: list[domain.ReservedProduct] = []
         with self.db.tenant_tx() as conn:
             if tenant not in self._known_tenants:
                 conn.execute("INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING", [tenant])
@@ -198,61 +194,100 @@ class CatalogRepository:
                 [reservation_id, fingerprint, ttl_seconds],
             ).fetchone()
             if inserted is None:
-                existing = conn.execute(
-                    "SELECT request_hash FROM reservations WHERE id = %s", [reservation_id]
-                ).fetchone()
-                if existing is None or existing["request_hash"] != fingerprint:
-                    raise errors.AlreadyExists(f"reservation_id: {reservation_id} was already used for different items")
-                found = self._load_reservation(conn, reservation_id, lock=False)
-                assert found is not None
-                return found  # an idempotent retry
+                return self._replay_reservation(conn, reservation_id, fingerprint)
             for index, (product_id, quantity) in enumerate(items):
                 row = conn.execute(
                     "UPDATE products SET stock_available = stock_available - %s, "
                     "stock_reserved = stock_reserved + %s, version = version + 1, updated_at = now() "
-                    "WHERE id = %s AND stock_available >= %s RETURNING version",
+                    "WHERE id = %s AND stock_available >= %s RETURNING version, sku, name, price_minor, currency",
                     [quantity, quantity, product_id, quantity],
                 ).fetchone()
                 if row is None:
                     # Raising rolls back the whole transaction: earlier items and the reservation row too.
-                    stock = conn.execute("SELECT stock_available FROM products WHERE id = %s", [product_id]).fetchone()
-                    if stock is None:
-                        raise errors.NotFound(f"items[{index}].product_id: product {product_id} not found")
-                    raise errors.FailedPrecondition(
-                        f"items[{index}]: insufficient stock for product {product_id} "
-                        f"(requested {quantity}, available {stock['stock_available']})"
+                    self._refuse_item(conn, index, product_id, quantity, [pid for pid, _ in items])
+                priced.append(
+                    domain.ReservedProduct(
+                        product_id, row["sku"], row["name"], quantity, row["price_minor"], row["currency"]
                     )
-                conn.execute(
-                    "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (%s, %s, %s)",
-                    [reservation_id, product_id, quantity],
                 )
-                _notify(conn, product_id, "STOCK_CHANGED", int(row["version"]))
+                # No result needed from these two: pipelined, they cost no round trip of their own.
+                with conn.pipeline():
+                    conn.execute(
+                        "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (%s, %s, %s)",
+                        [reservation_id, product_id, quantity],
+                    )
+                    _notify(conn, product_id, "STOCK_CHANGED", int(row["version"]))
         self._known_tenants.add(tenant)  # committed: the tenant row exists from now on
         # What _load_reservation would read back (items are sorted by product id, as its ORDER BY gives them),
         # without its two queries.
-        return domain.Reservation(id=reservation_id, status="HELD", items=items, expires_at=inserted["expires_at"])
+        return domain.Reservation(
+            id=reservation_id,
+            status="HELD",
+            items=items,
+            expires_at=inserted["expires_at"],
+            priced_items=tuple(priced),
+        )
+
+    def _refuse_item(
+        self, conn: Conn, index: int, product_id: uuid.UUID, quantity: int, requested: list[uuid.UUID]
+    ) -> NoReturn:
+        """Why the stock of ``items[index]`` could not be taken: unknown product(s), or not enough stock."""
+        known = {r["id"] for r in conn.execute("SELECT id FROM products WHERE id = ANY(%s)", [requested]).fetchall()}
+        missing = [str(pid) for pid in requested if pid not in known]
+        if missing:
+            raise errors.NotFound(f"unknown product(s): {', '.join(missing)}")
+        stock = conn.execute("SELECT stock_available FROM products WHERE id = %s", [product_id]).fetchone()
+        available = stock["stock_available"] if stock else 0
+        raise errors.FailedPrecondition(
+            f"items[{index}]: insufficient stock for product {product_id} (requested {quantity}, available {available})"
+        )
+
+    def _replay_reservation(self, conn: Conn, reservation_id: uuid.UUID, fingerprint: str) -> domain.Reservation:
+        """ReserveStock retried with the same id (a lost answer): the reservation as it stands, priced now."""
+        existing = conn.execute("SELECT request_hash FROM reservations WHERE id = %s", [reservation_id]).fetchone()
+        if existing is None or existing["request_hash"] != fingerprint:
+            raise errors.AlreadyExists(f"reservation_id: {reservation_id} was already used for different items")
+        found = self._load_reservation(conn, reservation_id, lock=False)
+        assert found is not None
+        rows = conn.execute(
+            "SELECT i.product_id, i.quantity, p.sku, p.name, p.price_minor, p.currency "
+            "FROM reservation_items i JOIN products p ON p.id = i.product_id "
+            "WHERE i.reservation_id = %s ORDER BY i.product_id",
+            [reservation_id],
+        ).fetchall()
+        priced = tuple(
+            domain.ReservedProduct(r["product_id"], r["sku"], r["name"], r["quantity"], r["price_minor"], r["currency"])
+            for r in rows
+        )
+        return dataclasses.replace(found, priced_items=priced)
 
     def commit(self, reservation_id: uuid.UUID) -> domain.Reservation:
         with self.db.tenant_tx() as conn:
-            current, expired = self._read_reservation(conn, reservation_id, lock=True, with_expiry=True)
+            # The usual case in one statement: a HELD, unexpired reservation becomes COMMITTED and its stock moves
+            # from reserved to committed. Anything else (unknown, already committed, released, expired) reads
+            # the reservation below to answer precisely. The row lock of the UPDATE serialises concurrent commits.
+            moved = conn.execute(
+                "WITH r AS (UPDATE reservations SET status = 'COMMITTED', updated_at = now() "
+                "           WHERE id = %s AND status = 'HELD' AND expires_at >= now() RETURNING id, expires_at), "
+                "m AS (UPDATE products p SET stock_reserved = p.stock_reserved - i.quantity, "
+                "      stock_committed = p.stock_committed + i.quantity, updated_at = now() "
+                "      FROM reservation_items i JOIN r ON i.reservation_id = r.id WHERE p.id = i.product_id "
+                "      RETURNING i.product_id, i.quantity, r.expires_at) "
+                "SELECT product_id, quantity, expires_at FROM m ORDER BY product_id",
+                [reservation_id],
+            ).fetchall()
+            if moved:
+                items = tuple((r["product_id"], int(r["quantity"])) for r in moved)
+                return domain.Reservation(reservation_id, "COMMITTED", items, moved[0]["expires_at"])
+            current = self._load_reservation(conn, reservation_id, lock=True)
             if current is None:
                 raise errors.NotFound(f"reservation {reservation_id} not found")
             if current.status == "COMMITTED":
                 return current
             if current.status != "HELD":
                 raise errors.FailedPrecondition(f"reservation {reservation_id} is {current.status}, not HELD")
-            if expired:
-                raise errors.FailedPrecondition(f"reservation {reservation_id} has expired")
-            for product_id, quantity in current.items:
-                conn.execute(
-                    "UPDATE products SET stock_reserved = stock_reserved - %s, "
-                    "stock_committed = stock_committed + %s, updated_at = now() WHERE id = %s",
-                    [quantity, quantity, product_id],
-                )
-            conn.execute(
-                "UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE id = %s", [reservation_id]
-            )
-            return domain.Reservation(current.id, "COMMITTED", current.items, current.expires_at)
+            # HELD and unexpired would have been committed above (now() is fixed for the transaction).
+            raise errors.FailedPrecondition(f"reservation {reservation_id} has expired")
 
     def release(self, reservation_id: uuid.UUID) -> domain.Reservation:
         with self.db.tenant_tx() as conn:

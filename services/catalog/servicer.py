@@ -50,6 +50,16 @@ def reservation_pb(r: domain.Reservation) -> pb.Reservation:
         status=pb.Reservation.Status.Value(r.status),
         items=[pb.ReservationItem(product_id=str(p), quantity=q) for p, q in r.items],
         expires_at=_ts(r.expires_at),
+        priced_items=[
+            pb.ReservedProduct(
+                product_id=str(i.product_id),
+                sku=i.sku,
+                name=i.name,
+                quantity=i.quantity,
+                unit_price=common_pb2.Money(units_minor=i.price_minor, currency=i.currency),
+            )
+            for i in r.priced_items
+        ],
     )
 
 

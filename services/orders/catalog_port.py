@@ -11,7 +11,7 @@ from typing import Protocol
 
 import grpc
 
-from services.orders.domain.errors import DependencyUnavailable, InvalidArgument, OutOfStock
+from services.orders.domain.errors import DependencyUnavailable, InvalidArgument, NotFound, OutOfStock
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 TENANT_METADATA = "x-tenant-id"
@@ -31,18 +31,16 @@ class ReservationGone(Exception):
 
 
 class CatalogPort(Protocol):
-    def get_products(self, tenant_id: str, product_ids: list[str]) -> tuple[dict[str, ProductInfo], list[str]]:
-        """Return (found products by id, missing ids)."""
+    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> dict[str, ProductInfo]:
+        """Take the stock of every item (or none) and return each product as it was when its stock was taken."""
         ...
-
-    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> None: ...
 
     def commit(self, tenant_id: str, reservation_id: str) -> None: ...
 
     def release(self, tenant_id: str, reservation_id: str) -> None: ...
 
 
-# Retrying is safe for every call here: BatchGet is a read and the reservation RPCs are idempotent on
+# Retrying is safe for every call here: the reservation RPCs are idempotent on
 # reservation_id (see the catalog contract), so a lost response can be replayed.
 _TRANSIENT = {
     grpc.StatusCode.UNAVAILABLE,
@@ -72,34 +70,26 @@ class GrpcCatalog:
         assert last is not None
         raise DependencyUnavailable(f"catalog unavailable for {name}: {last.code().name}") from last
 
-    def get_products(self, tenant_id: str, product_ids: list[str]) -> tuple[dict[str, ProductInfo], list[str]]:
-        try:
-            resp = self._call(
-                "BatchGetProducts", catalog_pb2.BatchGetProductsRequest(product_ids=product_ids), tenant_id
-            )
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument(f"catalog rejected the product ids: {exc.details()}") from exc
-            raise DependencyUnavailable(f"catalog BatchGetProducts failed: {exc.code().name}") from exc
-        assert isinstance(resp, catalog_pb2.BatchGetProductsResponse)
-        found = {
-            p.id: ProductInfo(p.id, p.sku, p.name, int(p.price.units_minor), p.price.currency) for p in resp.products
-        }
-        return found, list(resp.missing_product_ids)
-
-    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> None:
+    def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> dict[str, ProductInfo]:
         req = catalog_pb2.ReserveStockRequest(
             reservation_id=reservation_id,
             items=[catalog_pb2.ReservationItem(product_id=p, quantity=q) for p, q in items],
         )
         try:
-            self._call("ReserveStock", req, tenant_id)
+            resp = self._call("ReserveStock", req, tenant_id)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise OutOfStock(f"not enough stock: {exc.details()}") from exc
-            if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(exc.details() or "unknown product(s)") from exc  # "unknown product(s): <ids>"
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidArgument(f"catalog rejected the reservation: {exc.details()}") from exc
             raise DependencyUnavailable(f"catalog ReserveStock failed: {exc.code().name}") from exc
+        assert isinstance(resp, catalog_pb2.Reservation)
+        return {
+            p.product_id: ProductInfo(p.product_id, p.sku, p.name, int(p.unit_price.units_minor), p.unit_price.currency)
+            for p in resp.priced_items
+        }
 
     def commit(self, tenant_id: str, reservation_id: str) -> None:
         try:

@@ -3,15 +3,17 @@
 PlaceOrder, step by step (why this order: idempotency first, compensation for everything after it):
 
 1. validate the request (ids, quantities, key); nothing is written for bad input;
-2. price the lines from catalog (BatchGetProducts); unknown products are NOT_FOUND, still nothing written;
-3. insert the order as a RESERVING *claim*: the unique index lets exactly one of N concurrent requests
-   with the same key win. A loser (or a request whose pricing failed) looks up (tenant, user,
-   idempotency_key): a PLACED order with the same fingerprint is returned as is (finishing its stock commit if
-   a crash interrupted it), another fingerprint is ALREADY_EXISTS, a claim in progress is waited for;
-4. ReserveStock in catalog with reservation_id = order id (idempotent there); on failure delete the claim;
-5. mark the order PLACED (accepted: from here it is never deleted); on failure release the reservation and
-   delete the claim (compensation);
-6. CommitReservation, then record reservation_state COMMITTED. A crash between 5 and 6 is finished by a retry
+2. insert the order as a RESERVING *claim* (the requested lines, unpriced): the unique index lets exactly one
+   of N concurrent requests with the same key win. A loser looks up (tenant, user, idempotency_key): a PLACED
+   order with the same fingerprint is returned as is (finishing its stock commit if a crash interrupted it),
+   another fingerprint is ALREADY_EXISTS, a claim in progress is waited for;
+3. ReserveStock in catalog with reservation_id = order id (idempotent there): it takes the stock and answers
+   with each product's price, read by the same update; unknown products are NOT_FOUND, short stock
+   FAILED_PRECONDITION. On failure, or prices the order cannot take (mixed currencies, not the currency asked
+   for), release and delete the claim: nothing stays written;
+4. mark the order PLACED with its priced lines (accepted: from here it is never deleted); on failure release
+   the reservation and delete the claim (compensation);
+5. CommitReservation, then record reservation_state COMMITTED. A crash between 4 and 5 is finished by a retry
    with the same key or by the recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
    the order with an audit reason rather than shipping stock nobody holds.
 """
@@ -133,24 +135,17 @@ class OrdersService:
         address = _clean_address(cmd.shipping_address)
         fingerprint = request_fingerprint(lines, currency, address)
 
-        # A new key (the usual case) is claimed straight away: the unique index decides, as it always did for
-        # concurrent requests, and the lookup runs only when the claim loses or pricing fails. That saves one
-        # store round trip per order; a replay costs a catalog read instead (and still returns its order).
-        pricing_error: OrderError | None = None
-        try:
-            first: Order | None = self._new_order(caller, user, key, fingerprint, lines, currency, address)
-        except OrderError as exc:
-            first, pricing_error = None, exc  # unknown product, catalog down...: unless the key says replay
-        if first is not None:
-            try:
-                self.repo.insert_claim(first)
-            except IdempotencyKeyTaken:
-                pass  # the key is taken: the lookup below answers (same order, conflict or in progress)
-            else:
-                return self._reserve_and_place(first), False
-
+        # The key is claimed first (the unique index decides between concurrent requests); a request that loses
+        # looks the key up: the same order (replay), a conflict, or a placement still in progress.
         deadline = time.monotonic() + self.placement_wait_s
         while True:
+            claim = self._new_claim(caller, user, key, fingerprint, lines, address)
+            try:
+                self.repo.insert_claim(claim)
+            except IdempotencyKeyTaken:
+                pass
+            else:
+                return self._reserve_and_place(claim, currency), False
             existing = self.repo.get_by_idempotency_key(caller.tenant_id, user, key)
             if existing is not None:
                 if existing.request_fingerprint != fingerprint:
@@ -160,58 +155,46 @@ class OrdersService:
                 if existing.updated_at < self.clock() - self.claim_ttl:
                     self._abandon_claim(existing)
                     continue
-                if time.monotonic() > deadline:
-                    raise PlacementInProgress("an order with this idempotency_key is still being placed; retry")
-                time.sleep(0.05)
-                continue
-            if pricing_error is not None:
-                raise pricing_error
-            order = self._new_order(caller, user, key, fingerprint, lines, currency, address)
-            try:
-                self.repo.insert_claim(order)
-            except IdempotencyKeyTaken:
-                continue  # a concurrent request with the same key won: return its order
-            return self._reserve_and_place(order), False
+            # A claim in progress, or one removed between our insert and our read: wait and try again.
+            if time.monotonic() > deadline:
+                raise PlacementInProgress("an order with this idempotency_key is still being placed; retry")
+            time.sleep(0.05)
 
-    def _new_order(
+    def _new_claim(
         self,
         caller: Caller,
         user: str,
         key: str,
         fingerprint: str,
         lines: list[LineRequest],
-        currency: str,
         address: dict[str, str],
     ) -> Order:
-        products, missing = self.catalog.get_products(caller.tenant_id, [li.product_id for li in lines])
-        missing = sorted(set(missing) | {li.product_id for li in lines if li.product_id not in products})
-        if missing:
-            raise NotFound(f"unknown product(s): {', '.join(missing)}")
-        order_lines = []
-        for li in lines:
-            p = products[li.product_id]
-            if currency and p.currency != currency:
-                raise InvalidArgument(
-                    f"currency {currency} does not match the price currency {p.currency} of {p.product_id}"
-                )
-            order_lines.append(OrderLine(p.product_id, p.sku, p.name, li.quantity, p.unit_price_minor, p.currency))
-        return Order.create(
+        return Order.claim(
             order_id=str(uuid.uuid4()),
             tenant_id=caller.tenant_id,
             user_id=user,
             idempotency_key=key,
             request_fingerprint=fingerprint,
-            lines=order_lines,
+            lines=lines,
             now=self.clock(),
             actor=caller.actor if caller.user_id else f"user:{user}",
             trace_id=caller.trace_id,
             shipping_address=address,
         )
 
-    def _reserve_and_place(self, order: Order) -> Order:
+    def _reserve_and_place(self, order: Order, currency: str) -> Order:
         items = [(li.product_id, li.quantity) for li in order.lines]
         try:
-            self.catalog.reserve(order.tenant_id, order.reservation_id, items)
+            # One catalog call takes the stock and prices the lines (server-side prices, read with the stock).
+            products = self.catalog.reserve(order.tenant_id, order.reservation_id, items)
+            order.apply_prices(
+                [
+                    OrderLine(p.product_id, p.sku, p.name, qty, p.unit_price_minor, p.currency)
+                    for pid, qty in items
+                    if (p := products.get(pid)) is not None
+                ],
+                currency,
+            )
         except BaseException:
             # Nothing is accepted yet: give back whatever catalog may hold (a lost response may have
             # reserved) and remove the claim so the same key can be retried.

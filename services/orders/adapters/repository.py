@@ -272,11 +272,15 @@ class MongoOrderRepository:
         return True
 
     def mark_placed(self, order: Order, now: datetime) -> bool:
-        """RESERVING -> PLACED: from here on the order is accepted and must never be lost."""
+        """RESERVING -> PLACED with the priced lines: from here on the order is accepted and must never be lost."""
+        priced = order_to_doc(order)
         res = self._orders.update_one(
             {"_id": order.order_id, "tenant_id": order.tenant_id, "placement": Placement.RESERVING.value},
             {
                 "$set": {
+                    "lines": priced["lines"],
+                    "currency": priced["currency"],
+                    "total_minor": priced["total_minor"],
                     "placement": Placement.PLACED.value,
                     "reservation_state": ReservationState.RESERVED.value,
                     "updated_at": to_ms(now),

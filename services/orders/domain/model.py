@@ -150,7 +150,7 @@ class Order:
         return sum(line.line_total_minor for line in self.lines)
 
     @classmethod
-    def create(
+    def claim(
         cls,
         *,
         order_id: str,
@@ -158,28 +158,27 @@ class Order:
         user_id: str,
         idempotency_key: str,
         request_fingerprint: str,
-        lines: list[OrderLine],
+        lines: list[LineRequest],
         now: datetime,
         actor: str,
         trace_id: str,
         shipping_address: dict[str, str] | None = None,
     ) -> Order:
+        """The order as first written (placement RESERVING): the requested lines, not priced yet.
+
+        Catalog prices them in the same call that reserves their stock (see :meth:`apply_prices`); the claim
+        exists first so that the idempotency key is decided before anything is reserved.
+        """
         if not lines:
             raise InvalidArgument("an order needs at least one line")
-        currencies = {line.currency for line in lines}
-        if len(currencies) != 1:
-            raise InvalidArgument("all products of one order must be priced in the same currency")
-        currency = currencies.pop()
-        if not _CURRENCY_RE.fullmatch(currency):
-            raise InvalidArgument(f"catalog returned an invalid currency {currency!r}")
         order = cls(
             order_id=order_id,
             tenant_id=tenant_id,
             user_id=user_id,
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint,
-            lines=list(lines),
-            currency=currency,
+            lines=[OrderLine(li.product_id, "", "", li.quantity, 0, "") for li in lines],
+            currency="",
             status=OrderStatus.PENDING,
             version=1,
             created_at=now,
@@ -201,6 +200,53 @@ class Order:
                 version=1,
             )
         )
+        return order
+
+    def apply_prices(self, priced: list[OrderLine], requested_currency: str = "") -> None:
+        """Price the claimed lines from catalog's answer: the same products and quantities, one currency."""
+        wanted = {(li.product_id, li.quantity) for li in self.lines}
+        if {(li.product_id, li.quantity) for li in priced} != wanted or len(priced) != len(self.lines):
+            raise InvalidArgument("catalog priced other products or quantities than the order holds")
+        currencies = {line.currency for line in priced}
+        if len(currencies) != 1:
+            raise InvalidArgument("all products of one order must be priced in the same currency")
+        currency = currencies.pop()
+        if not _CURRENCY_RE.fullmatch(currency):
+            raise InvalidArgument(f"catalog returned an invalid currency {currency!r}")
+        if requested_currency and requested_currency != currency:
+            raise InvalidArgument(f"currency {requested_currency} does not match the price currency {currency}")
+        self.lines = sorted(priced, key=lambda li: li.product_id)
+        self.currency = currency
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        order_id: str,
+        tenant_id: str,
+        user_id: str,
+        idempotency_key: str,
+        request_fingerprint: str,
+        lines: list[OrderLine],
+        now: datetime,
+        actor: str,
+        trace_id: str,
+        shipping_address: dict[str, str] | None = None,
+    ) -> Order:
+        """A priced order in one step (claim + prices): what tests and tools start from."""
+        order = cls.claim(
+            order_id=order_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            lines=[LineRequest(li.product_id, li.quantity) for li in lines],
+            now=now,
+            actor=actor,
+            trace_id=trace_id,
+            shipping_address=shipping_address,
+        )
+        order.apply_prices(lines)
         return order
 
     def can_transition(self, to: OrderStatus) -> bool:

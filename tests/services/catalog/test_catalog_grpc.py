@@ -246,6 +246,49 @@ def test_reservation_lifecycle(stub: Stub, catalog_server: ShopServer) -> None:
     assert "EXPIRED" in e.details()
 
 
+def test_reservation_answers_with_the_prices_it_reserved_at(stub: Stub) -> None:
+    """orders prices its lines from ReserveStock's answer (no BatchGetProducts first): the answer must carry them."""
+    tenant = _tenant()
+    mug = _create(stub, tenant, "MUG", stock=5, name="Mug", price=1250)
+    tee = _create(stub, tenant, "TEE", stock=5, name="Tee", price=2000)
+    rid = str(uuid.uuid4())
+    r = _reserve(stub, tenant, [(mug.id, 2), (tee.id, 1)], rid=rid)
+    got = {
+        (i.product_id, i.sku, i.name, i.quantity, i.unit_price.units_minor, i.unit_price.currency)
+        for i in r.priced_items
+    }
+    assert got == {(mug.id, "MUG", "Mug", 2, 1250, "USD"), (tee.id, "TEE", "Tee", 1, 2000, "USD")}
+    # A retry (lost answer) is priced too, and takes no more stock.
+    again = _reserve(stub, tenant, [(mug.id, 2), (tee.id, 1)], rid=rid)
+    assert {(i.product_id, i.quantity, i.unit_price.units_minor) for i in again.priced_items} == {
+        (mug.id, 2, 1250),
+        (tee.id, 1, 2000),
+    }
+    assert (
+        stub.GetProduct(pb.GetProductRequest(product_id=mug.id), metadata=md(tenant), timeout=10).stock_available == 3
+    )
+    # Committing twice: the same answer, the stock moved once.
+    for _ in range(2):
+        c = stub.CommitReservation(pb.CommitReservationRequest(reservation_id=rid), metadata=md(tenant), timeout=10)
+        assert c.status == pb.Reservation.COMMITTED
+        assert sorted((i.product_id, i.quantity) for i in c.items) == sorted([(mug.id, 2), (tee.id, 1)])
+    assert (
+        stub.GetProduct(pb.GetProductRequest(product_id=mug.id), metadata=md(tenant), timeout=10).stock_available == 3
+    )
+
+
+def test_reserving_unknown_products_names_every_one_and_takes_nothing(stub: Stub) -> None:
+    tenant = _tenant()
+    p = _create(stub, tenant, "REAL", stock=5)
+    ghosts = sorted(str(uuid.uuid4()) for _ in range(2))
+    e = _err(_reserve, stub, tenant, [(p.id, 1), (ghosts[0], 1), (ghosts[1], 1)])
+    assert e.code() == grpc.StatusCode.NOT_FOUND
+    assert e.details().startswith("unknown product(s): ")
+    assert all(g in e.details() for g in ghosts)
+    assert p.id not in e.details()
+    assert stub.GetProduct(pb.GetProductRequest(product_id=p.id), metadata=md(tenant), timeout=10).stock_available == 5
+
+
 def test_update_uses_optimistic_concurrency(stub: Stub) -> None:
     tenant = _tenant()
     p = _create(stub, tenant, "U")

@@ -81,17 +81,33 @@ class FakeCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         with self.s.lock:
             existing = self.s.reservations.get((t, request.reservation_id))
             if existing is not None:
-                return R(reservation_id=request.reservation_id, status=existing[0])
+                return R(reservation_id=request.reservation_id, status=existing[0], priced_items=self._priced(t, items))
+            missing = [pid for pid, _ in items if (t, pid) not in self.s.products]
+            if missing:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"unknown product(s): {', '.join(missing)}")
             for pid, qty in items:
-                p = self.s.products.get((t, pid))
-                if p is None:
-                    context.abort(grpc.StatusCode.NOT_FOUND, f"product {pid} not found")
+                p = self.s.products[(t, pid)]
                 if p.stock < qty:
                     context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"only {p.stock} of {pid} left")
             for pid, qty in items:
                 self.s.products[(t, pid)].stock -= qty
             self.s.reservations[(t, request.reservation_id)] = (R.HELD, items)
-        return R(reservation_id=request.reservation_id, status=R.HELD)
+        return R(reservation_id=request.reservation_id, status=R.HELD, priced_items=self._priced(t, items))
+
+    def _priced(self, tenant: str, items: list[tuple[str, int]]) -> list[catalog_pb2.ReservedProduct]:
+        out = []
+        for pid, qty in items:
+            p = self.s.products[(tenant, pid)]
+            out.append(
+                catalog_pb2.ReservedProduct(
+                    product_id=pid,
+                    sku=p.sku,
+                    name=p.name,
+                    quantity=qty,
+                    unit_price=common_pb2.Money(units_minor=p.price_minor, currency=p.currency),
+                )
+            )
+        return out
 
     def CommitReservation(self, request, context):  # type: ignore[no-untyped-def]
         t = _tenant(context)

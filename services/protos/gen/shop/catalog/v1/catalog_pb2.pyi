@@ -164,7 +164,7 @@ class ReleaseReservationRequest(_message.Message):
     def __init__(self, reservation_id: _Optional[str] = ...) -> None: ...
 
 class Reservation(_message.Message):
-    __slots__ = ("reservation_id", "status", "items", "expires_at")
+    __slots__ = ("reservation_id", "status", "items", "expires_at", "priced_items")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Reservation.Status]
@@ -181,11 +181,27 @@ class Reservation(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    PRICED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     reservation_id: str
     status: Reservation.Status
     items: _containers.RepeatedCompositeFieldContainer[ReservationItem]
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, reservation_id: _Optional[str] = ..., status: _Optional[_Union[Reservation.Status, str]] = ..., items: _Optional[_Iterable[_Union[ReservationItem, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    priced_items: _containers.RepeatedCompositeFieldContainer[ReservedProduct]
+    def __init__(self, reservation_id: _Optional[str] = ..., status: _Optional[_Union[Reservation.Status, str]] = ..., items: _Optional[_Iterable[_Union[ReservationItem, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., priced_items: _Optional[_Iterable[_Union[ReservedProduct, _Mapping]]] = ...) -> None: ...
+
+class ReservedProduct(_message.Message):
+    __slots__ = ("product_id", "sku", "name", "quantity", "unit_price")
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    product_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: _common_pb2.Money
+    def __init__(self, product_id: _Optional[str] = ..., sku: _Optional[str] = ..., name: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class WatchProductChangesRequest(_message.Message):
     __slots__ = ()
