@@ -2,7 +2,8 @@
 
 Retries (tenacity, exponential backoff with jitter) are used ONLY for idempotent reads: replaying a write such as
 PlaceOrder after an ambiguous failure is the caller's decision (it holds the idempotency key), not the
-transport's. Every call passes through the dependency's circuit breaker.
+transport's. Every call passes through the dependency's circuit breaker; an UNAVAILABLE with which a dependency
+reports the outage of a service behind it (orders saying catalog is down) does not count against the dependency.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ class Backend:
         read_timeout: float,
         write_timeout: float,
         attempts: int = 3,
+        downstream: Sequence[str] = (),
     ) -> None:
         self.name = name
+        # Services this one calls and names first in the message of an UNAVAILABLE caused by their outage
+        # (services/orders/catalog_port.py: "catalog unavailable for ReserveStock: UNAVAILABLE", "catalog ... failed").
+        self._downstream_prefixes = tuple(f"{d} " for d in downstream)
         self.address = address
         self.breaker = breaker
         self.read_timeout = read_timeout
@@ -128,7 +133,7 @@ class Backend:
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             metrics.BACKEND_CALLS.labels(self.name, method, code.name).inc()
-            if code in DEPENDENCY_FAILURES:
+            if code in DEPENDENCY_FAILURES and not self._downstream_outage(code, exc.details()):
                 self.breaker.record_failure()
             else:
                 self.breaker.release()
@@ -149,6 +154,14 @@ class Backend:
         self.breaker.record_success()
         metrics.BACKEND_CALLS.labels(self.name, method, "OK").inc()
         return response
+
+    def _downstream_outage(self, code: grpc.StatusCode, details: str | None) -> bool:
+        """Did the dependency answer, reporting that a service behind it is down? Then it is not failing itself.
+
+        Counting it would open this dependency's breaker during the other service's outage: e.g. catalog down
+        would make every order history read fail fast and checkout blame orders.
+        """
+        return code == grpc.StatusCode.UNAVAILABLE and (details or "").startswith(self._downstream_prefixes)
 
     async def read(self, method: str, request: Any, md: Metadata) -> Any:
         """An idempotent read: retried with backoff on UNAVAILABLE while the budget allows."""

@@ -49,18 +49,19 @@ class Gateway:
         password = settings.redis_password()
         store = Store.from_url(settings.redis_url, password.reveal() if password else None, breaker("redis"))
 
-        def backend(name: str, address: str) -> Backend:
+        def backend(name: str, address: str, downstream: tuple[str, ...] = ()) -> Backend:
             return Backend(
                 name,
                 address,
                 breaker(name),
                 read_timeout=settings.read_timeout_s,
                 write_timeout=settings.write_timeout_s,
+                downstream=downstream,
             )
 
         catalog = backend("catalog", settings.catalog_addr)
         users = backend("users", settings.users_addr)
-        orders = backend("orders", settings.orders_addr)
+        orders = backend("orders", settings.orders_addr, downstream=("catalog",))  # PlaceOrder reserves stock
         cache = CatalogCache(store, ttl_s=settings.cache_ttl_s, stale_ttl_s=settings.cache_stale_ttl_s)
         limiter = RateLimiter(
             store,

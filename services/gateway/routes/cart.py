@@ -32,7 +32,6 @@ from services.gateway.routes.products import cached_product
 from services.gateway.runtime import Gateway
 from services.gateway.store import RedisDown
 from services.gateway.tokens import Principal
-from services.protos.gen.shop.catalog.v1 import catalog_pb2
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2
 
@@ -197,6 +196,9 @@ def _fingerprint(items: dict[str, int], address: models.Address) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Starts of orders' PlaceOrder messages (NOT_FOUND and INVALID_ARGUMENT) for the two cart problems it detects.
+UNKNOWN_PRODUCTS = "unknown product"  # "unknown product(s): <ids>"
+MIXED_CURRENCIES = "priced in the same currency"  # "all products of one order must be priced in the same currency"
 CHECKOUT_DOWN = (
     "checkout is temporarily unavailable because the {dep} service cannot be reached; your cart is kept and "
     "retrying with the same Idempotency-Key is safe"
@@ -210,7 +212,9 @@ CHECKOUT_DOWN = (
     tags=["orders"],
     responses={
         200: {"description": "the order already placed with this Idempotency-Key"},
-        409: {"description": "Idempotency-Key reused for another cart or items, or not enough stock"},
+        409: {
+            "description": "Idempotency-Key reused for another cart or items, not enough stock, or a product not sold"
+        },
         503: {"description": "a dependency is down; nothing was charged twice, retry with the same key"},
     },
 )
@@ -256,14 +260,15 @@ async def checkout(
         return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
     if not items:
         raise invalid("cart", "is empty")
-    # Server-side prices: only ids and quantities go to orders; the currency comes from catalog's prices.
-    currency = await _checkout_currency(gw, tenant, items)
+    # Server-side prices: only ids and quantities go to orders, which prices them from catalog and refuses unknown
+    # products and mixed currencies itself. So the gateway no longer asks catalog first (a BatchGetProducts per
+    # checkout duplicating orders' own read); an empty currency tells orders to take the catalog prices' currency.
     a = body.shipping_address
     place = orders_pb2.PlaceOrderRequest(
         idempotency_key=idempotency_key,
         user_id=principal.user_id,
         items=[orders_pb2.OrderItemRequest(product_id=pid, quantity=qty) for pid, qty in sorted(items.items())],
-        currency=currency,
+        currency="",
         shipping_address=common_pb2.Address(
             name=a.name,
             line1=a.line1,
@@ -289,6 +294,14 @@ async def checkout(
             extra={"dependency": dep},
         ) from None
     except ApiProblem as exc:
+        # Orders now makes the two cart checks the gateway used to make itself: keep the answers clients already know
+        # (a cart line no longer sold is a conflict with the cart, not a missing resource of this URL).
+        if exc.status == 404 and exc.detail.startswith(UNKNOWN_PRODUCTS):
+            raise ApiProblem(
+                409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first"
+            ) from None
+        if exc.status == 422 and MIXED_CURRENCIES in exc.detail:
+            raise invalid("cart", "holds products priced in different currencies") from None
         if exc.status == 409 and "stock" in exc.detail.lower():
             exc.kind, exc.title = "out-of-stock", "Not enough stock"
         elif exc.status == 409 and "idempotency_key" in exc.detail:
@@ -313,27 +326,6 @@ async def checkout(
     if (REPLAYED_METADATA, "true") in trailers:
         return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
-
-
-async def _checkout_currency(gw: Gateway, tenant: str, items: dict[str, int]) -> str:
-    """Check the lines against catalog and return their currency: one BatchGetProducts, not the product cache.
-
-    Every order changes stock, and catalog's change event invalidates the tenant's cache, so under checkout load
-    the per-line cached reads were misses costing four Redis round trips and a GetProduct each; checkout wants
-    catalog's current answer anyway (orders prices the lines from catalog again).
-    """
-    request = catalog_pb2.BatchGetProductsRequest(product_ids=sorted(items))
-    try:
-        resp = await gw.catalog.read("BatchGetProducts", request, Backend.metadata(tenant))
-    except DependencyFailure:
-        raise unavailable("catalog", CHECKOUT_DOWN.format(dep="catalog")) from None
-    found = {p.id: p for p in resp.products}
-    if any(pid not in found for pid in items):
-        raise ApiProblem(409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first")
-    currencies = {p.price.currency for p in found.values()}
-    if len(currencies) != 1:
-        raise invalid("cart", "holds products priced in different currencies")
-    return str(currencies.pop())
 
 
 def _body_items(lines: list[models.CheckoutItem]) -> dict[str, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from tests.services.gateway.stack import ADDRESS, GatewayServer, Stack, register
 
 
@@ -128,3 +130,42 @@ def test_cached_reads_fast_path_matches_the_route(gateway: GatewayServer, stack:
         metrics = c.get("/metrics").text
         assert 'route="/v1/products"' in metrics
         assert 'route="/v1/products/{product_id}"' in metrics
+
+
+def test_checkout_refuses_unknown_products_and_mixed_currencies(gateway: GatewayServer, stack: Stack) -> None:
+    # Orders makes these checks now (the gateway no longer asks catalog first); the answers are the gateway's own.
+    admin = stack.admins["shop-b"]
+    usd_pid = stack.product_ids["shop-b"][2]
+    with gateway.client("shop-b") as c:
+        admin_token = c.post("/v1/auth/sign-in", json=admin).json()["access_token"]
+        eur = c.post(
+            "/v1/admin/products",
+            json={
+                "sku": "EUR-" + uuid.uuid4().hex[:8],
+                "name": "Euro mug",
+                "price": {"amount_minor": 900, "currency": "EUR"},
+                "initial_stock": 10,
+            },
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+        assert eur.status_code == 201, eur.text
+        h = {"Authorization": f"Bearer {register(c)['access_token']}"}
+
+        def checkout(lines: list[tuple[str, int]]) -> httpx.Response:
+            items = [{"product_id": pid, "quantity": qty} for pid, qty in lines]
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+            return c.post("/v1/checkout", json={"shipping_address": ADDRESS, "items": items}, headers={**h, **key})
+
+        unknown = checkout([(usd_pid, 1), (str(uuid.uuid4()), 1)])
+        assert unknown.status_code == 409, unknown.text
+        assert unknown.headers["content-type"].startswith("application/problem+json")
+        assert unknown.json()["type"].endswith("/conflict")
+        assert unknown.json()["detail"] == "a product in the cart is no longer sold; remove it first"
+        mixed = checkout([(usd_pid, 1), (eur.json()["id"], 1)])
+        assert mixed.status_code == 422, mixed.text
+        assert mixed.json()["field"] == "cart"
+        assert mixed.json()["detail"] == "cart: holds products priced in different currencies"
+        assert mixed.json()["errors"] == [{"field": "cart", "detail": "holds products priced in different currencies"}]
+        # Nothing was ordered, and each currency alone still checks out.
+        assert c.get("/v1/orders", headers=h).json()["items"] == []
+        assert checkout([(eur.json()["id"], 1)]).status_code == 201

@@ -93,6 +93,18 @@ def test_catalog_down_serves_cached_pages_and_refuses_checkout(gateway: GatewayS
             assert "Traceback" not in checkout.text
             # The cart is still there.
             assert c.get("/v1/cart", headers=auth).json()["item_count"] == 1
+            # Orders reports catalog's outage as UNAVAILABLE; that is not orders failing, so repeated checkouts
+            # must not open the gateway's orders breaker (which would blame orders and refuse the order history).
+            for _ in range(gateway.settings.breaker_failures + 1):
+                again = c.post(
+                    "/v1/checkout",
+                    json={"shipping_address": ADDRESS},
+                    headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                assert again.status_code == 503, again.text
+                assert again.json()["dependency"] == "catalog"
+                assert "catalog" in again.json()["detail"]
+            assert c.get("/v1/orders", headers=auth).status_code == 200
         finally:
             stack.catalog_switch.up()
 

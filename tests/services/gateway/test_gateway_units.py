@@ -1,24 +1,27 @@
-"""Unit tests: circuit breaker, token-bucket Lua (real Redis), cache single-flight, JWKS refresh, token checks."""
+"""Unit tests: circuit breaker, token-bucket Lua (real Redis), cache single-flight, JWKS refresh, token checks and
+the verified-token cache."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.gateway.backends import DependencyFailure
+from services.gateway.backends import Backend, DependencyFailure
 from services.gateway.breaker import CircuitBreaker, CircuitOpenError, State
 from services.gateway.cache import CatalogCache, cache_keys, prefetch
 from services.gateway.ratelimit import RateLimiter, TokenBucket
 from services.gateway.store import Store, pack
-from services.gateway.tokens import AUDIENCE, ISSUER, JwksCache, TokenRejected, TokenVerifier
+from services.gateway.tokens import AUDIENCE, ISSUER, LEEWAY_S, JwksCache, TokenRejected, TokenVerifier
 from tests.services.redis_server import RedisServer
 
 T = TypeVar("T")
@@ -334,3 +337,161 @@ def test_token_checks(case: str) -> None:
         token = "not.a.jwt"
     with pytest.raises(TokenRejected):
         run(lambda: verifier.verify(token, "shop-a"))
+
+
+class DecodeSpy:
+    """Counts full verifications (PyJWT's decode: the ECDSA verify and claim checks) while delegating to it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self._decode = jwt.decode
+        monkeypatch.setattr(jwt, "decode", self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self._decode(*args, **kwargs)
+
+
+def test_verified_token_is_remembered_but_refused_once_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = KeySet()
+    kid = keys.add()
+    ahead = [0.0]
+    verifier = TokenVerifier(JwksCache(keys.fetch, clock=Clock()), clock=lambda: time.time() + ahead[0])
+    spy = DecodeSpy(monkeypatch)
+    token = keys.token(kid, exp=int(time.time()) + 60)
+
+    async def scenario() -> None:
+        assert (await verifier.verify(token, "shop-a")).user_id == "u1"
+        assert (await verifier.verify(token, "shop-a")).user_id == "u1"
+        assert (spy.calls, verifier.cache_hits) == (1, 1)  # the second use was not verified again
+        ahead[0] = 60 + LEEWAY_S - 2  # past exp but within the leeway PyJWT allows: still accepted
+        await verifier.verify(token, "shop-a")
+        ahead[0] = 60 + LEEWAY_S + 2
+        with pytest.raises(TokenRejected, match="expired"):
+            await verifier.verify(token, "shop-a")
+        # Refused by the remembered entry's own expiry check: PyJWT, on the real clock, would still accept it.
+        assert (spy.calls, verifier.cache_hits) == (1, 3)
+        # The expired entry was forgotten: with the clock back the next use is a full verification again.
+        ahead[0] = 0
+        assert (await verifier.verify(token, "shop-a")).user_id == "u1"
+        assert (spy.calls, verifier.cache_hits) == (2, 3)
+        # The storefront is still checked on every use of a remembered token.
+        with pytest.raises(TokenRejected, match="another storefront"):
+            await verifier.verify(token, "shop-b")
+        assert verifier.cache_hits == 4
+
+    run(scenario)
+
+
+def test_remembered_token_is_refused_once_its_key_leaves_the_jwks() -> None:
+    keys = KeySet()
+    old, kept = keys.add(), keys.add()
+    clock = Clock()
+    verifier = TokenVerifier(JwksCache(keys.fetch, ttl=300, min_refresh_interval=5, clock=clock))
+    by_old, by_kept = keys.token(old), keys.token(kept)
+
+    async def scenario() -> None:
+        await verifier.verify(by_old, "shop-a")
+        await verifier.verify(by_kept, "shop-a")
+        assert (await verifier.verify(by_old, "shop-a")).user_id == "u1"
+        assert verifier.cache_hits == 1
+        # The periodic reload still happens while the token is served from memory, and drops what it knew.
+        del keys.keys[old]
+        clock.now += 301
+        with pytest.raises(TokenRejected, match="unknown key"):
+            await verifier.verify(by_old, "shop-a")
+        assert keys.fetches == 2
+        assert (await verifier.verify(by_kept, "shop-a")).user_id == "u1"  # verified again with the new set
+
+    run(scenario)
+
+
+def test_remembered_token_is_refused_after_a_rotation_removes_its_key() -> None:
+    keys = KeySet()
+    old = keys.add()
+    clock = Clock()
+    verifier = TokenVerifier(JwksCache(keys.fetch, ttl=300, min_refresh_interval=5, clock=clock))
+    by_old = keys.token(old)
+
+    async def scenario() -> None:
+        await verifier.verify(by_old, "shop-a")
+        await verifier.verify(by_old, "shop-a")
+        assert verifier.cache_hits == 1
+        # A token of a new key forces a reload (an unknown kid) well before the TTL: the old key is gone from it.
+        del keys.keys[old]
+        new = keys.add()
+        clock.now += 6
+        assert (await verifier.verify(keys.token(new), "shop-a")).user_id == "u1"
+        with pytest.raises(TokenRejected, match="unknown key"):
+            await verifier.verify(by_old, "shop-a")
+        assert verifier.cache_hits == 1
+
+    run(scenario)
+
+
+def test_tampered_copy_of_a_remembered_token_is_verified_and_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = KeySet()
+    kid = keys.add()
+    verifier = TokenVerifier(JwksCache(keys.fetch, clock=Clock()))
+    spy = DecodeSpy(monkeypatch)
+    token = keys.token(kid)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged_claims = base64.urlsafe_b64encode(json.dumps({**claims, "sub": "u2", "role": "admin"}).encode())
+    tampered = [
+        f"{header}.{forged_claims.decode().rstrip('=')}.{signature}",  # other claims under the genuine signature
+        f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}",  # another signature
+    ]
+
+    async def scenario() -> None:
+        await verifier.verify(token, "shop-a")
+        await verifier.verify(token, "shop-a")
+        assert (spy.calls, verifier.cache_hits) == (1, 1)
+        for forged in tampered:
+            with pytest.raises(TokenRejected, match="invalid"):
+                await verifier.verify(forged, "shop-a")
+        assert (spy.calls, verifier.cache_hits) == (3, 1)  # each was verified in full, none answered from memory
+        assert (await verifier.verify(token, "shop-a")).role == "customer"
+
+    run(scenario)
+
+
+def test_remembered_tokens_are_bounded_least_recently_used_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = KeySet()
+    kid = keys.add()
+    verifier = TokenVerifier(JwksCache(keys.fetch, clock=Clock()), cache_size=2)
+    spy = DecodeSpy(monkeypatch)
+    a, b, c = (keys.token(kid, sub=s) for s in ("a", "b", "c"))
+
+    async def scenario() -> None:
+        for token in (a, b, a, c):  # c evicts b, the least recently used
+            await verifier.verify(token, "shop-a")
+        assert spy.calls == 3
+        await verifier.verify(a, "shop-a")
+        assert spy.calls == 3
+        await verifier.verify(b, "shop-a")
+        assert spy.calls == 4
+
+    run(scenario)
+
+
+def test_a_dependency_reporting_the_outage_behind_it_is_not_failing_itself() -> None:
+    async def verdicts() -> list[bool]:
+        orders = Backend("orders", "127.0.0.1:1", CircuitBreaker("orders"), read_timeout=1, write_timeout=1)
+        relaying = Backend(
+            "orders", "127.0.0.1:1", CircuitBreaker("orders"), read_timeout=1, write_timeout=1, downstream=["catalog"]
+        )
+        unavailable, deadline = grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED
+        try:
+            return [
+                relaying._downstream_outage(unavailable, "catalog unavailable for ReserveStock: UNAVAILABLE"),
+                relaying._downstream_outage(unavailable, "order store unavailable; nothing was charged"),
+                relaying._downstream_outage(unavailable, None),
+                relaying._downstream_outage(deadline, "catalog unavailable for ReserveStock: UNAVAILABLE"),
+                orders._downstream_outage(unavailable, "catalog unavailable for ReserveStock: UNAVAILABLE"),
+            ]
+        finally:
+            await orders.close()
+            await relaying.close()
+
+    assert run(verdicts) == [True, False, False, False, False]
