@@ -15,6 +15,7 @@ MAX_QUANTITY = 1_000_000
 DEFAULT_TTL_SECONDS = 900
 MAX_TTL_SECONDS = 3600
 MAX_BATCH_IDS = 100
+MAX_COMMIT_BATCH = 500
 MAX_SEARCH_QUERY = 200
 
 
@@ -52,6 +53,21 @@ class Reservation:
     items: tuple[tuple[uuid.UUID, int], ...]
     expires_at: datetime
     priced_items: tuple[ReservedProduct, ...] = ()  # ReserveStock's answer only
+
+
+@dataclass(frozen=True)
+class CommitFailure:
+    """A reservation CommitReservations could not commit: ``status`` None when it does not exist."""
+
+    reservation_id: uuid.UUID
+    status: str | None  # RELEASED, EXPIRED, or HELD past its expiry
+
+    def error(self) -> errors.ShopError:
+        if self.status is None:
+            return errors.NotFound(f"reservation {self.reservation_id} not found")
+        if self.status == "HELD":
+            return errors.FailedPrecondition(f"reservation {self.reservation_id} has expired")
+        return errors.FailedPrecondition(f"reservation {self.reservation_id} is {self.status}, not HELD")
 
 
 @dataclass(frozen=True)

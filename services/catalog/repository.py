@@ -262,32 +262,51 @@ class CatalogRepository:
         return dataclasses.replace(found, priced_items=priced)
 
     def commit(self, reservation_id: uuid.UUID) -> domain.Reservation:
+        failed = self.commit_many([reservation_id])[1]
+        if failed:
+            raise failed[0].error()
         with self.db.tenant_tx() as conn:
-            # The usual case in one statement: a HELD, unexpired reservation becomes COMMITTED and its stock moves
-            # from reserved to committed. Anything else (unknown, already committed, released, expired) reads
-            # the reservation below to answer precisely. The row lock of the UPDATE serialises concurrent commits.
-            moved = conn.execute(
+            current = self._load_reservation(conn, reservation_id, lock=False)
+        assert current is not None  # committed just now, and reservations are never deleted
+        return current
+
+    def commit_many(self, reservation_ids: list[uuid.UUID]) -> tuple[list[uuid.UUID], list[domain.CommitFailure]]:
+        """Commit HELD, unexpired reservations in one transaction; report the others one by one.
+
+        One statement does the usual case: the reservations become COMMITTED and the stock of their items moves
+        from reserved to committed (summed per product: several reservations may hold the same product, and an
+        UPDATE ... FROM applies one joined row per target row). The row locks of the UPDATE serialise it against
+        a concurrent release or sweep. Already COMMITTED ids count as committed (idempotent).
+        """
+        wanted = list(dict.fromkeys(reservation_ids))
+        with self.db.tenant_tx() as conn:
+            rows = conn.execute(
                 "WITH r AS (UPDATE reservations SET status = 'COMMITTED', updated_at = now() "
-                "           WHERE id = %s AND status = 'HELD' AND expires_at >= now() RETURNING id, expires_at), "
-                "m AS (UPDATE products p SET stock_reserved = p.stock_reserved - i.quantity, "
-                "      stock_committed = p.stock_committed + i.quantity, updated_at = now() "
-                "      FROM reservation_items i JOIN r ON i.reservation_id = r.id WHERE p.id = i.product_id "
-                "      RETURNING i.product_id, i.quantity, r.expires_at) "
-                "SELECT product_id, quantity, expires_at FROM m ORDER BY product_id",
-                [reservation_id],
+                "           WHERE id = ANY(%s) AND status = 'HELD' AND expires_at >= now() RETURNING id), "
+                "s AS (SELECT i.product_id, sum(i.quantity) AS q FROM reservation_items i JOIN r "
+                "      ON i.reservation_id = r.id GROUP BY i.product_id), "
+                "m AS (UPDATE products p SET stock_reserved = p.stock_reserved - s.q, "
+                "      stock_committed = p.stock_committed + s.q, updated_at = now() FROM s WHERE p.id = s.product_id "
+                "      RETURNING p.id) "
+                "SELECT id FROM r",
+                [wanted],
             ).fetchall()
-            if moved:
-                items = tuple((r["product_id"], int(r["quantity"])) for r in moved)
-                return domain.Reservation(reservation_id, "COMMITTED", items, moved[0]["expires_at"])
-            current = self._load_reservation(conn, reservation_id, lock=True)
-            if current is None:
-                raise errors.NotFound(f"reservation {reservation_id} not found")
-            if current.status == "COMMITTED":
-                return current
-            if current.status != "HELD":
-                raise errors.FailedPrecondition(f"reservation {reservation_id} is {current.status}, not HELD")
-            # HELD and unexpired would have been committed above (now() is fixed for the transaction).
-            raise errors.FailedPrecondition(f"reservation {reservation_id} has expired")
+            done = {r["id"] for r in rows}
+            rest = [rid for rid in wanted if rid not in done]
+            failed: list[domain.CommitFailure] = []
+            if rest:
+                found = {
+                    r["id"]: r["status"]
+                    for r in conn.execute("SELECT id, status FROM reservations WHERE id = ANY(%s)", [rest]).fetchall()
+                }
+                for rid in rest:
+                    status = found.get(rid)
+                    if status == "COMMITTED":
+                        done.add(rid)
+                    else:
+                        # HELD here means past its expiry (now() is fixed for the transaction): not committable.
+                        failed.append(domain.CommitFailure(rid, status))
+        return [rid for rid in wanted if rid in done], failed
 
     def release(self, reservation_id: uuid.UUID) -> domain.Reservation:
         with self.db.tenant_tx() as conn:

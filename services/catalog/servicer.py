@@ -185,6 +185,24 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def CommitReservation(self, request: pb.CommitReservationRequest, context: grpc.ServicerContext) -> pb.Reservation:
         return reservation_pb(self.repo.commit(errors.require_uuid(request.reservation_id, "reservation_id")))
 
+    def CommitReservations(
+        self, request: pb.CommitReservationsRequest, context: grpc.ServicerContext
+    ) -> pb.CommitReservationsResponse:
+        errors.require_count(request.reservation_ids, "reservation_ids", maximum=domain.MAX_COMMIT_BATCH)
+        ids = [errors.require_uuid(v, f"reservation_ids[{i}]") for i, v in enumerate(request.reservation_ids)]
+        committed, failed = self.repo.commit_many(ids)
+        return pb.CommitReservationsResponse(
+            committed=[str(rid) for rid in committed],
+            failed=[
+                pb.CommitFailure(
+                    reservation_id=str(f.reservation_id),
+                    status=pb.Reservation.Status.Value(f.status) if f.status else pb.Reservation.STATUS_UNSPECIFIED,
+                    detail=str(f.error()),
+                )
+                for f in failed
+            ],
+        )
+
     def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: grpc.ServicerContext
     ) -> pb.Reservation:

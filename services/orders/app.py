@@ -68,6 +68,8 @@ def build(common: Settings, settings: OrdersSettings) -> OrdersApp:
                 log.warning("recovery sweep failed: %s", str(exc)[:300])
 
     threading.Thread(target=recovery_loop, name="orders-recovery", daemon=True).start()
+    service.committer.start()
     server.on_stop.append(stop.set)
+    server.on_stop.append(service.committer.stop)  # after the server drained: commit what its last orders queued
     server.on_stop.append(mongo.close)
     return OrdersApp(server, service, mongo, stop)

@@ -37,6 +37,10 @@ class CatalogPort(Protocol):
 
     def commit(self, tenant_id: str, reservation_id: str) -> None: ...
 
+    def commit_many(self, tenant_id: str, reservation_ids: list[str]) -> tuple[set[str], dict[str, str]]:
+        """Commit a batch: (committed ids, {id: why not} for those catalog no longer holds)."""
+        ...
+
     def release(self, tenant_id: str, reservation_id: str) -> None: ...
 
 
@@ -105,6 +109,16 @@ class GrpcCatalog:
         assert isinstance(resp, catalog_pb2.Reservation)
         if resp.status != catalog_pb2.Reservation.COMMITTED:
             raise ReservationGone(f"reservation is {catalog_pb2.Reservation.Status.Name(resp.status)}")
+
+    def commit_many(self, tenant_id: str, reservation_ids: list[str]) -> tuple[set[str], dict[str, str]]:
+        try:
+            resp = self._call(
+                "CommitReservations", catalog_pb2.CommitReservationsRequest(reservation_ids=reservation_ids), tenant_id
+            )
+        except grpc.RpcError as exc:
+            raise DependencyUnavailable(f"catalog CommitReservations failed: {exc.code().name}") from exc
+        assert isinstance(resp, catalog_pb2.CommitReservationsResponse)
+        return set(resp.committed), {f.reservation_id: f.detail for f in resp.failed}
 
     def release(self, tenant_id: str, reservation_id: str) -> None:
         try:

@@ -13,8 +13,9 @@ PlaceOrder, step by step (why this order: idempotency first, compensation for ev
    for), release and delete the claim: nothing stays written;
 4. mark the order PLACED with its priced lines (accepted: from here it is never deleted); on failure release
    the reservation and delete the claim (compensation);
-5. CommitReservation, then record reservation_state COMMITTED. A crash between 4 and 5 is finished by a retry
-   with the same key or by the recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
+5. after the answer, in batches (stock_committer.py): CommitReservations, then record reservation_state
+   COMMITTED. An order left RESERVED (a crash, catalog down) is finished by a retry with the same key or by the
+   recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
    the order with an audit reason rather than shipping stock nobody holds.
 """
 
@@ -55,6 +56,7 @@ from services.orders.domain.model import (
     validate_lines,
 )
 from services.orders.identity import Caller
+from services.orders.stock_committer import StockCommitter
 from services.orders.unit_of_work import MongoUnitOfWork
 
 log = logging.getLogger("services.orders")
@@ -113,6 +115,8 @@ class OrdersService:
         self.page_tokens = page_tokens or PageTokens()
         self.repo = repository
         self.catalog = catalog
+        # Step 5 for new orders, after the answer and in batches (see stock_committer.py); app.py starts it.
+        self.committer = StockCommitter(repository, catalog, self._cancel_lost_reservation)
         self.claim_ttl = timedelta(seconds=claim_ttl_s)
         self.placement_wait_s = placement_wait_s
         self.clock = clock
@@ -212,7 +216,8 @@ class OrdersService:
             self._compensate(order)
             raise DependencyUnavailable("order placement timed out; retry with the same idempotency_key")
         log.info("order placed", extra={"order_id": order.order_id, "tenant_id": order.tenant_id})
-        return self._finish(order)
+        self.committer.submit(order)
+        return order
 
     def _compensate(self, order: Order) -> None:
         try:

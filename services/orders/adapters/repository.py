@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -338,8 +338,45 @@ class MongoOrderRepository:
         self.flush_audit(order)
         return committed
 
+    def mark_committed_many(self, orders: list[Order]) -> None:
+        """:meth:`mark_committed` for a batch of just-placed orders in two store round trips.
+
+        Every outbox entry in one insert, then one guarded update per order (still RESERVED, still the version
+        whose outbox was copied) in a single bulk write. If any guard fails (an order changed meanwhile, say a
+        cancel), every order of the batch goes through :meth:`mark_committed`, which is idempotent.
+        """
+        if not orders:
+            return
+        self._insert_audit([_audit_to_doc(r) for o in orders for r in o.pending_audit])
+        result = self._orders.bulk_write(
+            [
+                UpdateOne(
+                    {
+                        "_id": o.order_id,
+                        "tenant_id": o.tenant_id,
+                        "reservation_state": ReservationState.RESERVED.value,
+                        "version": o.version,
+                    },
+                    {"$set": {"reservation_state": ReservationState.COMMITTED.value, "audit_outbox": []}},
+                )
+                for o in orders
+            ],
+            ordered=False,
+        )
+        if result.matched_count == len(orders):
+            for o in orders:
+                o.reservation_state = ReservationState.COMMITTED
+                o.pending_audit = []
+            return
+        for o in orders:
+            self.mark_committed(o)
+
     def _copy_audit(self, order: Order) -> None:
-        docs = [_audit_to_doc(r) for r in order.pending_audit]
+        self._insert_audit([_audit_to_doc(r) for r in order.pending_audit])
+
+    def _insert_audit(self, docs: list[Document]) -> None:
+        if not docs:
+            return
         if len(docs) == 1:
             # The usual case (one new record): insert_one skips pymongo's bulk-write machinery.
             with contextlib.suppress(DuplicateKeyError):  # an earlier flush already copied it

@@ -277,6 +277,41 @@ def test_reservation_answers_with_the_prices_it_reserved_at(stub: Stub) -> None:
     )
 
 
+def test_commit_reservations_in_one_batch(stub: Stub) -> None:
+    """Batched commit (orders commits after answering): same-product reservations add up, failures are per id."""
+    tenant = _tenant()
+    p = _create(stub, tenant, "BATCH", stock=10)
+    a, b, done, released = (str(uuid.uuid4()) for _ in range(4))
+    for rid, qty in ((a, 2), (b, 3), (done, 1), (released, 1)):
+        _reserve(stub, tenant, [(p.id, qty)], rid=rid)
+    stub.CommitReservation(pb.CommitReservationRequest(reservation_id=done), metadata=md(tenant), timeout=10)
+    stub.ReleaseReservation(pb.ReleaseReservationRequest(reservation_id=released), metadata=md(tenant), timeout=10)
+    ghost = str(uuid.uuid4())
+    resp = stub.CommitReservations(
+        pb.CommitReservationsRequest(reservation_ids=[a, b, done, released, ghost]), metadata=md(tenant), timeout=10
+    )
+    assert sorted(resp.committed) == sorted([a, b, done])
+    assert {(f.reservation_id, f.status) for f in resp.failed} == {
+        (released, pb.Reservation.RELEASED),
+        (ghost, pb.Reservation.STATUS_UNSPECIFIED),
+    }
+    # 10 - 2 - 3 - 1 committed, the released unit back: 4 available, and a second batch changes nothing.
+    again = stub.CommitReservations(
+        pb.CommitReservationsRequest(reservation_ids=[a, b]), metadata=md(tenant), timeout=10
+    )
+    assert sorted(again.committed) == sorted([a, b])
+    assert stub.GetProduct(pb.GetProductRequest(product_id=p.id), metadata=md(tenant), timeout=10).stock_available == 4
+    e = _err(stub.ReleaseReservation, pb.ReleaseReservationRequest(reservation_id=a), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # Another tenant cannot commit these ids: they do not exist for it.
+    other = stub.CommitReservations(
+        pb.CommitReservationsRequest(reservation_ids=[a]), metadata=md(_tenant()), timeout=10
+    )
+    assert list(other.committed) == []
+    e = _err(stub.CommitReservations, pb.CommitReservationsRequest(reservation_ids=["x"]), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_reserving_unknown_products_names_every_one_and_takes_nothing(stub: Stub) -> None:
     tenant = _tenant()
     p = _create(stub, tenant, "REAL", stock=5)

@@ -123,6 +123,23 @@ class FakeCatalog(catalog_pb2_grpc.CatalogServiceServicer):
             self.s.reservations[(t, request.reservation_id)] = (R.COMMITTED, r[1])
         return R(reservation_id=request.reservation_id, status=R.COMMITTED)
 
+    def CommitReservations(self, request, context):  # type: ignore[no-untyped-def]
+        t = _tenant(context)
+        self.s.calls.append("commit")
+        if self.s.fail_commit:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected failure")
+        committed, failed = [], []
+        with self.s.lock:
+            for rid in request.reservation_ids:
+                r = self.s.reservations.get((t, rid))
+                if r is None or r[0] in (R.RELEASED, R.EXPIRED):
+                    status = r[0] if r is not None else R.STATUS_UNSPECIFIED
+                    failed.append(catalog_pb2.CommitFailure(reservation_id=rid, status=status, detail="gone"))
+                    continue
+                self.s.reservations[(t, rid)] = (R.COMMITTED, r[1])
+                committed.append(rid)
+        return catalog_pb2.CommitReservationsResponse(committed=committed, failed=failed)
+
     def ReleaseReservation(self, request, context):  # type: ignore[no-untyped-def]
         t = _tenant(context)
         self.s.calls.append("release")

@@ -6,6 +6,7 @@ The acceptance tests with the real catalog on PostgreSQL live in test_acceptance
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -19,6 +20,18 @@ from tests.services.orders.conftest import OrdersHandle, md
 from tests.services.orders.fake_catalog import FakeCatalogState
 
 T1, T2 = "acme", "globex"
+
+
+HELD, COMMITTED, RELEASED = 1, 2, 3  # catalog_pb2.Reservation.Status
+
+
+def eventually(condition: Callable[[], bool], within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def key() -> str:
@@ -59,7 +72,8 @@ def test_place_prices_from_catalog_and_reads_back(shop) -> None:  # type: ignore
     assert order.total.units_minor == 3 * 1250 + 2000
     assert order.total.currency == "USD"
     assert state.products[(T1, p1)].stock == 7
-    assert state.reservations[(T1, order.reservation_id)][0] == 2  # COMMITTED
+    # The stock commit follows the answer (batched, stock_committer.py): it happens, just not before the reply.
+    assert eventually(lambda: state.reservations[(T1, order.reservation_id)][0] == COMMITTED)
     got = h.stub.GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md(T1, "u1"))
     assert got == order
     audit = h.stub.ListOrderAudit(pb.ListOrderAuditRequest(order_id=order.id), metadata=md(T1, "u1"))
@@ -220,18 +234,30 @@ def test_lifecycle_roles_versions_and_audit(shop) -> None:  # type: ignore[no-un
 def test_customer_cancel_pending_releases_stock(shop) -> None:  # type: ignore[no-untyped-def]
     state, h = shop
     p1 = state.add(T1, "mug", 100, 5)
-    state.fail_commit = True  # keep the reservation HELD so cancel has something to release
-    with pytest.raises(grpc.RpcError):
-        place(h, T1, "u1", [(p1, 2)], "key-held-0001")
-    state.fail_commit = False
-    order = place(h, T1, "u1", [(p1, 2)], "key-held-0001")  # retry with the same key finishes the commit
-    assert state.reservations[(T1, order.reservation_id)][0] == 2
+    state.fail_commit = True  # the batched commit fails: the reservation stays HELD
+    order = place(h, T1, "u1", [(p1, 2)], "key-held-0001")  # accepted all the same: the reply does not wait for it
+    assert state.reservations[(T1, order.reservation_id)][0] == HELD
     assert state.products[(T1, p1)].stock == 3
     cancelled = h.stub.CancelOrder(
         pb.CancelOrderRequest(order_id=order.id, expected_version=1, reason="changed my mind"), metadata=md(T1, "u1")
     )
     assert cancelled.status == pb.CANCELLED
     assert cancelled.version == 2
+    assert state.reservations[(T1, order.reservation_id)][0] == RELEASED
+    assert state.products[(T1, p1)].stock == 5
+
+
+def test_replay_finishes_the_stock_commit_of_its_order(shop) -> None:  # type: ignore[no-untyped-def]
+    state, h = shop
+    p1 = state.add(T1, "mug", 100, 5)
+    state.fail_commit = True
+    order = place(h, T1, "u1", [(p1, 2)], "key-held-0002")
+    assert state.reservations[(T1, order.reservation_id)][0] == HELD
+    assert code_of(lambda: place(h, T1, "u1", [(p1, 2)], "key-held-0002"))[0] == grpc.StatusCode.UNAVAILABLE
+    state.fail_commit = False
+    assert place(h, T1, "u1", [(p1, 2)], "key-held-0002") == order  # the replay commits inline
+    assert state.reservations[(T1, order.reservation_id)][0] == COMMITTED
+    assert state.products[(T1, p1)].stock == 3
 
 
 def test_history_pagination_newest_first(shop) -> None:  # type: ignore[no-untyped-def]

@@ -157,6 +157,30 @@ class CommitReservationRequest(_message.Message):
     reservation_id: str
     def __init__(self, reservation_id: _Optional[str] = ...) -> None: ...
 
+class CommitReservationsRequest(_message.Message):
+    __slots__ = ("reservation_ids",)
+    RESERVATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    reservation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, reservation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CommitReservationsResponse(_message.Message):
+    __slots__ = ("committed", "failed")
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    committed: _containers.RepeatedScalarFieldContainer[str]
+    failed: _containers.RepeatedCompositeFieldContainer[CommitFailure]
+    def __init__(self, committed: _Optional[_Iterable[str]] = ..., failed: _Optional[_Iterable[_Union[CommitFailure, _Mapping]]] = ...) -> None: ...
+
+class CommitFailure(_message.Message):
+    __slots__ = ("reservation_id", "status", "detail")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    status: Reservation.Status
+    detail: str
+    def __init__(self, reservation_id: _Optional[str] = ..., status: _Optional[_Union[Reservation.Status, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
 class ReleaseReservationRequest(_message.Message):
     __slots__ = ("reservation_id",)
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]

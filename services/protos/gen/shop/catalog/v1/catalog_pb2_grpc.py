@@ -84,6 +84,11 @@ class CatalogServiceStub:
                 request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationRequest.SerializeToString,
                 response_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
                 _registered_method=True)
+        self.CommitReservations = channel.unary_unary(
+                '/shop.catalog.v1.CatalogService/CommitReservations',
+                request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsRequest.SerializeToString,
+                response_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsResponse.FromString,
+                _registered_method=True)
         self.ReleaseReservation = channel.unary_unary(
                 '/shop.catalog.v1.CatalogService/ReleaseReservation',
                 request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.ReleaseReservationRequest.SerializeToString,
@@ -165,6 +170,15 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CommitReservations(self, request, context):
+        """CommitReservation for up to 500 reservations of the caller's tenant in one transaction (the orders service
+        commits the stock of just-placed orders in batches, after answering). Each id is either committed (now or
+        before) or listed as failed with its status; one failure does not stop the others. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseReservation(self, request, context):
         """Returns HELD stock. Idempotent; releasing a COMMITTED reservation is FAILED_PRECONDITION.
         """
@@ -233,6 +247,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.CommitReservation,
                     request_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationRequest.FromString,
                     response_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.SerializeToString,
+            ),
+            'CommitReservations': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitReservations,
+                    request_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsRequest.FromString,
+                    response_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsResponse.SerializeToString,
             ),
             'ReleaseReservation': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseReservation,
@@ -515,6 +534,33 @@ class CatalogService:
             '/shop.catalog.v1.CatalogService/CommitReservation',
             shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationRequest.SerializeToString,
             shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitReservations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shop.catalog.v1.CatalogService/CommitReservations',
+            shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsRequest.SerializeToString,
+            shop_dot_catalog_dot_v1_dot_catalog__pb2.CommitReservationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
