@@ -32,6 +32,23 @@ class ChangeEvent:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+def merge(events: list[ChangeEvent]) -> ChangeEvent:
+    """One event standing for several: the last if they all concern one product, else RESYNC (all may be stale)."""
+    products = {e.product_id for e in events}
+    if len(products) == 1 and "" not in products:
+        return events[-1]
+    return ChangeEvent(events[0].tenant_id, "", "RESYNC", 0)
+
+
+def drain(q: queue.Queue[ChangeEvent]) -> list[ChangeEvent]:
+    out: list[ChangeEvent] = []
+    while True:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            return out
+
+
 class ChangeFeed:
     def __init__(self, database_url: str) -> None:
         self._url = database_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.catalog import domain
-from services.catalog.events import ChangeEvent, ChangeFeed
+from services.catalog.events import ChangeEvent, ChangeFeed, drain, merge
 from services.catalog.repository import CatalogRepository
 from services.catalog.seed import seed_demo_catalog
 from services.common import errors, tenancy
@@ -21,6 +22,9 @@ from services.common.settings import Secrets
 from services.protos.gen.shop.catalog.v1 import catalog_pb2 as pb
 from services.protos.gen.shop.catalog.v1 import catalog_pb2_grpc
 from services.protos.gen.shop.common.v1 import common_pb2
+
+# Longest a change event is held so that the changes following it are sent with it (WatchProductChanges).
+COALESCE_S = 0.1
 
 
 def _ts(value: datetime) -> Timestamp:
@@ -220,11 +224,21 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         try:
             # Whatever the client cached before this stream existed may be stale.
             yield event_pb(ChangeEvent(tenant, "", "RESYNC", 0))
+            last_sent = time.monotonic()
             while context.is_active() and not self.feed.stopped:
                 try:
                     event = q.get(timeout=0.5)
                 except queue.Empty:
                     continue
+                # A change after a quiet spell goes out at once; changes that follow within COALESCE_S are held
+                # and sent as one (see events.merge). Under checkout load every order changes stock: one message
+                # per order on every gateway's stream, each invalidating the tenant's whole cache, emptied the cache
+                # as fast as it filled and cost more CPU than the order's own reservation.
+                hold = COALESCE_S - (time.monotonic() - last_sent)
+                if hold > 0:
+                    time.sleep(hold)
+                    event = merge([event, *drain(q)])
                 yield event_pb(event)
+                last_sent = time.monotonic()
         finally:
             self.feed.unsubscribe(tenant, q)

@@ -2,13 +2,14 @@
 
 The owner is the signed-in user (``u:<sub>``) or, for guests, the ``X-Session-Id`` the client generated
 (``s:<id>``); signing in merges the guest cart into the user's. Checkout requires a user and an
-``Idempotency-Key``: the key is recorded with a fingerprint of the cart, so a repeated submit returns the same
-order and the same key with a different cart is refused with 409 (orders enforces the same rule server-side).
+``Idempotency-Key``. Idempotency is orders' rule (same user + key + request -> the same order, flagged in its
+trailing metadata so the answer is 200 "replayed" rather than 201; the same key with another request ->
+ALREADY_EXISTS, answered 409). The gateway adds one thing: a cart checkout empties the cart, so a resubmit of the
+same key would find nothing to send; the key's order is therefore recorded (with the emptying, atomically) and
+read back only when the cart is empty.
 
 Checkout may also name its lines in the body (``items``) instead of using the cart: that path needs no Redis, so
-buying still works while the cart store is down. Without Redis there is no gateway idempotency record; orders'
-own rule (same user + key + request -> the same order, another request -> ALREADY_EXISTS) answers instead, and
-orders flags a replay in its trailing metadata so the answer is still 200 "replayed" rather than 201.
+buying still works while the cart store is down.
 """
 
 from __future__ import annotations
@@ -191,11 +192,6 @@ async def merge_guest_cart(gw: Gateway, tenant: str, user_id: str, session: str 
 # -- checkout --------------------------------------------------------------------------------------------------
 
 
-def _fingerprint(items: dict[str, int], address: models.Address) -> str:
-    canonical = json.dumps([sorted(items.items()), address.model_dump()], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 # Starts of orders' PlaceOrder messages (NOT_FOUND and INVALID_ARGUMENT) for the two cart problems it detects.
 UNKNOWN_PRODUCTS = "unknown product"  # "unknown product(s): <ids>"
 MIXED_CURRENCIES = "priced in the same currency"  # "all products of one order must be priced in the same currency"
@@ -237,27 +233,21 @@ async def checkout(
     from_body = body.items is not None
     items = _body_items(body.items) if body.items is not None else await read_cart(gw, key)
     idem_key = f"t:{tenant}:idem:{principal.user_id}:{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}"
-    try:
-        record_raw = await gw.store.run(lambda r: r.get(idem_key))
-    except RedisDown:
-        if not from_body:
-            raise _cart_down() from None
-        record_raw = None  # orders' own idempotency decides (see the module docstring)
     md = Backend.metadata(tenant, [("x-user-id", principal.user_id), ("x-user-role", principal.role)])
-    fingerprint = _fingerprint(items, body.shipping_address)
-    if record_raw is not None:
-        record = json.loads(record_raw)
-        if (items or from_body) and record.get("fp") != fingerprint:
-            raise ApiProblem(
-                409,
-                "idempotency-conflict",
-                "Conflict",
-                "this Idempotency-Key was already used for a different cart or address",
+    if not items and not from_body:
+        # An empty cart: nothing to buy, or this key already bought it (the cart became that order). Only then is
+        # the gateway's record needed: for a cart with lines, or lines in the body, orders' own rule answers a
+        # replay (same order, 200) or a conflict (409) exactly as the record would, so it is not read first.
+        try:
+            record_raw = await gw.store.run(lambda r: r.get(idem_key))
+        except RedisDown:
+            raise _cart_down() from None
+        if record_raw is not None:
+            record = json.loads(record_raw)
+            order = await gw.orders.read(
+                "GetOrder", orders_pb2.GetOrderRequest(order_id=record["order_id"], user_id=principal.user_id), md
             )
-        order = await gw.orders.read(
-            "GetOrder", orders_pb2.GetOrderRequest(order_id=record["order_id"], user_id=principal.user_id), md
-        )
-        return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
     if not items:
         raise invalid("cart", "is empty")
     # Server-side prices: only ids and quantities go to orders, which prices them from catalog and refuses unknown
@@ -309,27 +299,26 @@ async def checkout(
             exc.kind = "idempotency-conflict"
             exc.detail = "this Idempotency-Key was already used for a different cart or address"
         raise
-    record = json.dumps({"order_id": order.id, "fp": fingerprint})
-
-    async def finish(r: Redis) -> None:
-        if from_body:  # lines sent in the body leave the cart alone: one SET, no MULTI/EXEC needed
-            await r.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
-            return
-        pipe = r.pipeline(transaction=True)
-        pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
-        pipe.delete(key)  # the cart became this order
-        await pipe.execute()
-
-    # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
-    with contextlib.suppress(RedisDown):
-        await gw.store.run(finish)
     if (REPLAYED_METADATA, "true") in trailers:
+        # The key's order already existed: the cart (possibly refilled since) is left as it is.
         return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
+    if not from_body:  # lines sent in the body leave the cart alone, and a replay of them is orders' to answer
+        record = json.dumps({"order_id": order.id})
+
+        async def finish(r: Redis) -> None:
+            pipe = r.pipeline(transaction=True)
+            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
+            pipe.delete(key)  # the cart became this order; the record answers a resubmit of the emptied cart
+            await pipe.execute()
+
+        # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
+        with contextlib.suppress(RedisDown):
+            await gw.store.run(finish)
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
 
 
 def _body_items(lines: list[models.CheckoutItem]) -> dict[str, int]:
-    """The body's lines in the cart's shape (canonical ids, one entry per product), so both fingerprint alike."""
+    """The body's lines in the cart's shape (canonical ids, one entry per product): orders sees both alike."""
     items: dict[str, int] = {}
     for i, line in enumerate(lines):
         try:

@@ -44,3 +44,16 @@ def test_migrations_apply_once_and_detect_edits(pg_server: PgServer, tmp_path: P
     with psycopg.connect(url) as conn:
         forced = conn.execute("SELECT relname FROM pg_class WHERE relforcerowsecurity ORDER BY 1").fetchall()
     assert [r[0] for r in forced] == ["products", "reservation_items", "reservations"]
+
+
+def test_merged_change_events_keep_one_product_or_ask_for_a_resync() -> None:
+    from services.catalog.events import ChangeEvent, merge
+
+    a1 = ChangeEvent("t", "a", "STOCK_CHANGED", 1)
+    a2 = ChangeEvent("t", "a", "UPDATED", 2)
+    b1 = ChangeEvent("t", "b", "STOCK_CHANGED", 1)
+    assert merge([a1]) is a1
+    assert merge([a1, a2]) is a2  # one product: its latest change says it all
+    merged = merge([a1, b1])
+    assert (merged.tenant_id, merged.product_id, merged.kind) == ("t", "", "RESYNC")
+    assert merge([ChangeEvent("t", "", "RESYNC", 0), a1]).kind == "RESYNC"  # a resync is never narrowed

@@ -371,3 +371,28 @@ def test_watch_streams_changes_of_own_tenant_only(stub: Stub) -> None:
     assert seen[-1].kind == pb.ProductChangeEvent.UPDATED
     assert seen[-1].product_id == p.id
     assert all(e.tenant_id == tenant and e.product_id != q.id for e in seen)
+
+
+def test_watch_sends_a_burst_of_changes_as_fewer_messages(stub: Stub) -> None:
+    """Every order changes stock: a burst must not cost one message (and one cache invalidation) per change."""
+    tenant = _tenant()
+    a, b, sentinel = (_create(stub, tenant, f"BURST-{i}") for i in range(3))
+    stream = stub.WatchProductChanges(pb.WatchProductChangesRequest(), metadata=md(tenant), timeout=30)
+    assert next(stream).kind == pb.ProductChangeEvent.RESYNC
+    time.sleep(0.3)
+    admin = md(tenant, admin=True)
+    for i in range(20):
+        stub.AdjustStock(pb.AdjustStockRequest(product_id=(a, b)[i % 2].id, delta=1), metadata=admin, timeout=10)
+    time.sleep(0.3)  # a quiet spell: the next change is sent on its own, at once
+    stub.UpdateProduct(pb.UpdateProductRequest(product_id=sentinel.id, name="last"), metadata=admin, timeout=10)
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event.kind == pb.ProductChangeEvent.UPDATED and event.product_id == sentinel.id:
+            break
+        assert len(seen) < 30, seen
+    stream.cancel()
+    burst = seen[:-1]  # (may begin with the CREATED events of the set-up, still in flight)
+    assert len(burst) < 20, [pb.ProductChangeEvent.Kind.Name(e.kind) for e in burst]
+    # Changes of the two products merged into one message ask for a resync: nothing is silently dropped.
+    assert any(e.kind == pb.ProductChangeEvent.RESYNC for e in burst)

@@ -66,9 +66,32 @@ def test_cart_and_checkout_idempotency(gateway: GatewayServer, stack: Stack) -> 
         third = c.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers={**h, "Idempotency-Key": key})
         assert third.status_code == 409, third.text
         assert third.headers["content-type"].startswith("application/problem+json")
+        assert third.json()["type"].endswith("/idempotency-conflict")
         history = c.get("/v1/orders", headers=h).json()
         assert [o["id"] for o in history["items"]] == [order["id"]]
         assert c.get(f"/v1/orders/{order['id']}", headers=h).json()["id"] == order["id"]
+
+
+def test_resubmitting_a_key_with_the_same_cart_refilled_replays_and_keeps_the_cart(
+    gateway: GatewayServer, stack: Stack
+) -> None:
+    """A cart with lines goes to orders without reading the gateway's record: orders' rule answers the replay."""
+    with gateway.client("shop-a") as c:
+        h = {"Authorization": f"Bearer {register(c)['access_token']}"}
+        pid = stack.product_ids["shop-a"][0]
+        key = {"Idempotency-Key": "refill-" + uuid.uuid4().hex}
+        c.post("/v1/cart/items", json={"product_id": pid, "quantity": 1}, headers=h)
+        first = c.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers={**h, **key})
+        assert first.status_code == 201, first.text
+        assert c.get("/v1/cart", headers=h).json()["items"] == []
+        c.post("/v1/cart/items", json={"product_id": pid, "quantity": 1}, headers=h)
+        again = c.post("/v1/checkout", json={"shipping_address": ADDRESS}, headers={**h, **key})
+        assert again.status_code == 200, again.text
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["id"] == first.json()["id"]
+        # The refilled cart is not the replayed order's: it stays for a checkout with a new key.
+        assert [ln["product_id"] for ln in c.get("/v1/cart", headers=h).json()["items"]] == [pid]
+        assert [o["id"] for o in c.get("/v1/orders", headers=h).json()["items"]] == [first.json()["id"]]
 
 
 def test_checkout_with_items_in_the_body_leaves_the_cart_and_keeps_idempotency(
