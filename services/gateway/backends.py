@@ -34,6 +34,8 @@ DEPENDENCY_FAILURES = frozenset(
 )
 _OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
+    # Retries are the caller's (deadline-aware, idempotent calls only): the channel's own retry layer only buffers.
+    ("grpc.enable_retries", 0),
     ("grpc.keepalive_timeout_ms", 10_000),
     # Reconnect quickly after a dependency comes back (default backoff grows to 120 s).
     ("grpc.initial_reconnect_backoff_ms", 200),
