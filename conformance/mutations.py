@@ -164,7 +164,8 @@ def run_mutations(
     batch: bool = False,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> MutationReport:
-    from conformance.emulator import free_port, start_moto  # the emulator is needed only while planning
+    from conformance.emulator import start_moto
+    from services.runner.procs import free_port  # the emulator is needed only while planning
 
     report = MutationReport()
     groups = _batches(mutations) if batch else [[m] for m in mutations]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.emulator import Emulator, free_port, start_moto
+from conformance.emulator import Emulator, start_moto
 from conformance.facts import Facts
 from conformance.manifests import KubectlMissing, render_overlay, to_resources
 from conformance.outcomes import CheckError
 from conformance.plan import load_plan, plan_resources, plan_variables
 from conformance.targets.base import Target, register
 from conformance.terraform import TerraformMissing, TerraformRunner
+from services.runner.procs import free_port
 
 
 @register

@@ -202,23 +202,31 @@ def start_redis(root: Path, port: int, log: Path) -> Component:
 # --- MongoDB wire (nx-27017) ------------------------------------------------------------------------------------
 
 
-def start_mongo(root: Path, port: int, log: Path) -> Component:
-    binary = binaries.find("nx-27017")
-    d = root / "mongo"
-    d.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        binary,
+def mongo_command(data_dir: Path, port: int, log_file: Path, pid_file: Path) -> list[str]:
+    """The MongoDB-wire server's command line (mongo_wire.py says why it is not the plain nx-27017 script)."""
+    return [
+        sys.executable,
+        "-m",
+        "services.runner.mongo_wire",
         "--data-dir",
-        str(d / "data"),
+        str(data_dir),
         "--host",
         "127.0.0.1",
         "-p",
         str(port),
         "--log-file",
-        str(log.with_suffix(".server.log")),
+        str(log_file),
         "--pid-file",
-        str(d / "nx-27017.pid"),
+        str(pid_file),
+        "--threaded",
     ]
+
+
+def start_mongo(root: Path, port: int, log: Path) -> Component:
+    binaries.find("nx-27017")  # a missing package is one clear line, not a traceback of the child
+    d = root / "mongo"
+    d.mkdir(parents=True, exist_ok=True)
+    cmd = mongo_command(d / "data", port, log.with_suffix(".server.log"), d / "nx-27017.pid")
     proc = procs.spawn(cmd, log)
     return Component(
         "mongo",

@@ -14,10 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.emulator import free_port
 from conformance.facts import Facts
 from conformance.targets.base import RunContext
 from conformance.targets.localstack import LocalStackTarget
+from services.runner.procs import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.emulator import free_port
 from conformance.facts import Facts
 from conformance.outcomes import Outcome
 from conformance.targets.localstack import LocalStackTarget
 from reference import load_architecture
+from services.runner.procs import free_port
 from tests.engine import bdd_runner
 from tests.engine.live_env import PROJECT_ROOT, context, private_work_dir
 

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import socket
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from conformance.facts import Facts
 from conformance.outcomes import CheckError, NotObservable, Outcome, RequirementFailed
 from conformance.targets.base import RunContext
 from conformance.targets.local import LocalTarget, Shop
+from services.runner.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = [
@@ -133,12 +133,6 @@ def platform() -> Iterator[Platform]:
         yield Platform(target, facts)
     finally:
         target.teardown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:

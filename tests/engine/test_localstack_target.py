@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from conformance.drift import terraform_address
-from conformance.emulator import answers, free_port, read_state
+from conformance.emulator import answers, read_state
 from conformance.outcomes import NotObservable
 from conformance.plan import load_plan, plan_resources
 from conformance.targets.localstack import LocalStackTarget, tolerable_failures
 from conformance.terraform import TerraformRunner, find_terraform
+from services.runner.procs import free_port
 from tests.engine.live_env import PROJECT_ROOT, context, live_dev, private_work_dir
 
 pytestmark = [

@@ -20,7 +20,8 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from conformance.emulator import Emulator, answers, free_port, start_moto
+from conformance.emulator import Emulator, answers, start_moto
+from services.runner.procs import free_port
 
 # What plain moto answers for a gap: an AWS error, or an HTML 500 page botocore cannot parse.
 GAP = (ClientError, BotoCoreError, ResponseParserError)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,22 +22,9 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _binary() -> str:
-    # Prefer the binary next to the running interpreter (the project venv), then PATH.
-    candidate = Path(sys.executable).with_name("nx-27017")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("nx-27017")
-    if not found:
-        raise RuntimeError("nx-27017 not found: pip install 'nx-27017>=0.8' (part of the dev extra)")
-    return found
+from services.runner import binaries
+from services.runner.procs import free_port
+from services.runner.stores import mongo_command
 
 
 class MongoServer:
@@ -57,20 +42,9 @@ class MongoServer:
     def start(self, timeout: float = 20.0) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         log = (self.folder / "nx-27017.log").open("ab")
+        binaries.find("nx-27017")  # not installed: one clear error here rather than a child that dies
         self.proc = subprocess.Popen(
-            [
-                _binary(),
-                "--data-dir",
-                str(self.folder / "data"),
-                "--host",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "--log-file",
-                str(self.folder / "server.log"),
-                "--pid-file",
-                str(self.folder / "server.pid"),
-            ],
+            mongo_command(self.folder / "data", self.port, self.folder / "server.log", self.folder / "server.pid"),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

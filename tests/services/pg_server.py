@@ -20,11 +20,9 @@ message saying what to install.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -32,6 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from services.runner.procs import free_port
 
 _SEARCH = [
     "/usr/lib/postgresql/15/bin",
@@ -49,13 +49,6 @@ def find_bin_dir() -> Path | None:
             return Path(candidate)
     found = shutil.which("pg_ctl")
     return Path(found).parent if found else None
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PgServer:

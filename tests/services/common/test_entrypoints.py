@@ -14,7 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.services.pg_server import PgServer, free_port
+from services.runner.procs import free_port
+from tests.services.pg_server import PgServer
 
 ROOT = Path(__file__).resolve().parents[3]
 

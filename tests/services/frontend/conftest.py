@@ -12,7 +12,8 @@ import uvicorn
 
 from services.frontend.app import create_app
 from services.frontend.settings import FrontendSettings
-from tests.services.gateway.stack import GatewayServer, free_port, gateway, stack
+from services.runner.procs import free_port
+from tests.services.gateway.stack import GatewayServer, gateway, stack
 from tests.services.mongo_server import mongo_url
 from tests.services.pg_server import pg_server
 from tests.services.redis_server import redis_server

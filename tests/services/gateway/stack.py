@@ -26,6 +26,7 @@ from services.orders.app import build as build_orders
 from services.orders.settings import OrdersSettings
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.protos.gen.shop.users.v1 import users_pb2, users_pb2_grpc
+from services.runner.procs import free_port
 from services.users.app import MIGRATIONS as USERS_MIGRATIONS
 from services.users.app import build as build_users
 from services.users.passwords import Passwords
@@ -37,12 +38,6 @@ from tests.services.redis_server import RedisServer
 TENANTS = ("shop-a", "shop-b")
 USERS_ADMIN_TOKEN = "users-admin-" + uuid.uuid4().hex
 ADMIN_PASSWORD = "admin-password-" + uuid.uuid4().hex[:8]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TcpSwitch:

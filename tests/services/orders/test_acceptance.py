@@ -29,9 +29,9 @@ from services.common.server import ShopServer
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2 as pb
+from services.runner.procs import free_port
 from tests.services.catalog.catalog_support import CatalogDb, provision_catalog, start_catalog
 from tests.services.catalog.catalog_support import md as catalog_md
-from tests.services.mongo_server import free_port
 from tests.services.orders.conftest import OrdersHandle, md
 from tests.services.pg_server import PgServer, pg_server  # noqa: F401  (fixture)
 
