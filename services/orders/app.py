@@ -20,7 +20,6 @@ from services.orders.service import OrdersService
 from services.orders.settings import OrdersSettings
 
 log = logging.getLogger("services.orders")
-AUDIT_SWEEP_EVERY = 12  # with the default 5 s interval: once a minute
 
 
 @dataclass
@@ -52,16 +51,11 @@ def build(common: Settings, settings: OrdersSettings) -> OrdersApp:
     stop = threading.Event()
 
     def recovery_loop() -> None:
-        sweeps = 0
         while not stop.wait(settings.recovery_interval_s):
             if not indexes_ready.is_set():
                 continue
             try:
-                # Leftover audit outboxes exist only after a crash between a write and its flush, and every reader
-                # (ListOrderAudit, the next transition) flushes the order it loads first; their full-collection
-                # query is run on the first sweep and then every AUDIT_SWEEP_EVERY-th one, not every 5 s.
-                stats = service.recover_once(audit=sweeps % AUDIT_SWEEP_EVERY == 0)
-                sweeps += 1
+                stats = service.recover_once()
                 if any(vars(stats).values()):
                     log.info("recovery sweep", extra=vars(stats))
             except Exception as exc:  # the store may be down; health reports it, the next sweep retries

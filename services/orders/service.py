@@ -357,12 +357,8 @@ class OrdersService:
 
     # --- recovery ------------------------------------------------------------------------------------------
 
-    def recover_once(self, *, audit: bool = True) -> RecoveryStats:
-        """Finish or undo what a crashed process left behind. Safe to run concurrently on every replica.
-
-        ``audit=False`` skips the leftover-outbox pass: its query (outbox not empty) can use no index, so it reads
-        every order; the loop runs it less often than the claim and commit passes (see app.py).
-        """
+    def recover_once(self) -> RecoveryStats:
+        """Finish or undo what a crashed process left behind. Safe to run concurrently on every replica."""
         stats = RecoveryStats()
         now = self.clock()
         for claim in self.repo.stale_claims(now - self.claim_ttl):
@@ -379,8 +375,6 @@ class OrdersService:
                 stats.reservations_committed += 1
             else:
                 stats.orders_cancelled += 1
-        if not audit:
-            return stats
         for order in self.repo.with_unflushed_audit():
             if order.pending_audit:
                 self.repo.flush_audit(order)

@@ -6,6 +6,7 @@ Collections (database ``orders``):
     unique  (tenant_id, user_id, idempotency_key)   idempotency, enforced by the store not by a read
             (tenant_id, user_id, created_at, order_id) per-user history, newest first, cursor pagination
             (placement, reservation_state, updated_at) the recovery sweep's work list
+            (audit_pending)                    accepted orders whose audit outbox is not empty (the sweep)
 ``order_audit``  append-only: inserted, never updated or deleted (``_id`` = "<order_id>:<version>")
     unique  (tenant_id, order_id, version)
 
@@ -26,6 +27,7 @@ the outbox. A crash in between leaves the entry in the outbox; the next writer o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +48,9 @@ from services.orders.domain.model import (
 
 ORDERS = "orders"
 AUDIT = "order_audit"
+# An emptied outbox, and the indexed flag that lets the sweep find non-empty ones without reading every order
+# (``audit_outbox: {$ne: []}`` can use no index on DocumentDB, and nx-27017 even matches empty arrays with it).
+_OUTBOX_EMPTY = {"audit_outbox": [], "audit_pending": False}
 
 
 class IdempotencyKeyTaken(Exception):
@@ -72,6 +77,7 @@ def ensure_indexes(client: MongoClient[Document], database: str) -> None:
         [("placement", ASCENDING), ("reservation_state", ASCENDING), ("updated_at", ASCENDING)],
         name="recovery_sweep",
     )
+    db[ORDERS].create_index([("audit_pending", ASCENDING)], name="audit_outbox_pending")
     db[AUDIT].create_index(
         [("tenant_id", ASCENDING), ("order_id", ASCENDING), ("version", ASCENDING)],
         unique=True,
@@ -155,6 +161,8 @@ def order_to_doc(o: Order) -> Document:
         "reservation_id": o.reservation_id,
         "reservation_state": o.reservation_state.value,
         "audit_outbox": [_audit_to_doc(r) for r in o.pending_audit],
+        # Only an accepted order has an audit trail; a claim's record becomes real when it is placed.
+        "audit_pending": bool(o.pending_audit) and o.placement == Placement.PLACED,
     }
 
 
@@ -263,6 +271,7 @@ class MongoOrderRepository:
                     "version": order.version,
                     "updated_at": to_ms(order.updated_at),
                     "audit_outbox": [_audit_to_doc(r) for r in order.pending_audit],
+                    "audit_pending": bool(order.pending_audit),
                 }
             },
         )
@@ -272,20 +281,18 @@ class MongoOrderRepository:
         return True
 
     def mark_placed(self, order: Order, now: datetime) -> bool:
-        """RESERVING -> PLACED with the priced lines: from here on the order is accepted and must never be lost."""
-        priced = order_to_doc(order)
-        res = self._orders.update_one(
+        """RESERVING -> PLACED with the priced lines: from here on the order is accepted and must never be lost.
+
+        The whole document is replaced, guarded by ``placement: RESERVING``: nothing but this request writes a
+        claim (the sweep only deletes stale ones, and then this matches nothing), and a replace cost nx-27017 a
+        third less than the equivalent ``$set`` of six fields (docs/benchmarks.md).
+        """
+        placed = dataclasses.replace(
+            order, placement=Placement.PLACED, reservation_state=ReservationState.RESERVED, updated_at=now
+        )
+        res = self._orders.replace_one(
             {"_id": order.order_id, "tenant_id": order.tenant_id, "placement": Placement.RESERVING.value},
-            {
-                "$set": {
-                    "lines": priced["lines"],
-                    "currency": priced["currency"],
-                    "total_minor": priced["total_minor"],
-                    "placement": Placement.PLACED.value,
-                    "reservation_state": ReservationState.RESERVED.value,
-                    "updated_at": to_ms(now),
-                }
-            },
+            order_to_doc(placed),
         )
         if res.matched_count != 1:
             return False
@@ -326,7 +333,7 @@ class MongoOrderRepository:
                 "reservation_state": ReservationState.RESERVED.value,
                 "version": order.version,
             },
-            {"$set": {"reservation_state": ReservationState.COMMITTED.value, "audit_outbox": []}},
+            {"$set": {"reservation_state": ReservationState.COMMITTED.value, **_OUTBOX_EMPTY}},
         )
         if res.matched_count == 1:
             order.reservation_state = ReservationState.COMMITTED
@@ -357,7 +364,7 @@ class MongoOrderRepository:
                         "reservation_state": ReservationState.RESERVED.value,
                         "version": o.version,
                     },
-                    {"$set": {"reservation_state": ReservationState.COMMITTED.value, "audit_outbox": []}},
+                    {"$set": {"reservation_state": ReservationState.COMMITTED.value, **_OUTBOX_EMPTY}},
                 )
                 for o in orders
             ],
@@ -396,7 +403,7 @@ class MongoOrderRepository:
         self._copy_audit(order)
         self._orders.update_one(
             {"_id": order.order_id, "tenant_id": order.tenant_id, "version": order.version},
-            {"$set": {"audit_outbox": []}},
+            {"$set": _OUTBOX_EMPTY},
         )
         order.pending_audit = []
 
@@ -421,7 +428,7 @@ class MongoOrderRepository:
             yield order_from_doc(d)
 
     def with_unflushed_audit(self, limit: int = 100) -> Iterator[Order]:
-        query = {"placement": {"$eq": Placement.PLACED.value}, "audit_outbox": {"$ne": []}}
+        query = {"audit_pending": {"$eq": True}}
         for d in self._orders.find(query).limit(limit):
             yield order_from_doc(d)
 
