@@ -135,6 +135,10 @@ note "gRPC place-order"
 "$py" -m scripts.bench.grpc_load place-order "${grpc_common[@]}" --warmup 50 --user-id "$user_id" \
   --json "$results/grpc-place-order.json" >/dev/null
 
+# Every process an order passes through, for the CPU-per-order breakdown of the checkout runs.
+pid_of() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["components"][sys.argv[2]]["pid"])' "$state" "$1"; }
+export PROCESS_PIDS="gateway=$GATEWAY_PID orders=$(pid_of orders) catalog=$(pid_of catalog) mongo=$(pid_of mongo) \
+postgres=$(pid_of postgres) redis=$redis_pid"
 echo "{\"load_gateway\": \"$(loadavg)\"}" >"$results/load-gateway.json"
 note "gateway, Redis up"
 bash "$root/scripts/bench/run_gateway_bench.sh" redis-up "$results"

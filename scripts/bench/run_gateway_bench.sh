@@ -11,7 +11,9 @@
 # Environment: GATEWAY (URL of the gateway under test), BASELINE (URL of baseline_app), STOCK_GATEWAY (optional),
 # GATEWAY_PID / BASELINE_PID (optional: their CPU ms per request is recorded),
 # BENCH_DIR (fixture: tokens.txt, fixture.json), DURATION (s per run, default 10), CONNS (default 32),
-# CHECKOUT_CONNS (default 8). Every wrk run is bounded by -d and --timeout; only 127.0.0.1 is loaded.
+# CHECKOUT_CONNS (default 8), CHECKOUT_SAT_CONNS (default 32: the items checkout again, with enough shoppers to keep
+# both cores busy), PROCESS_PIDS (optional, "name=pid ..."; each one's CPU during every run is recorded, a
+# postgres pid with its backends). Every wrk run is bounded by -d and --timeout; only 127.0.0.1 is loaded.
 set -euo pipefail
 
 phase=${1:?phase: redis-up or redis-down}
@@ -21,6 +23,7 @@ lua="$here/gateway.lua"
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 CHECKOUT_CONNS=${CHECKOUT_CONNS:-8}
+CHECKOUT_SAT_CONNS=${CHECKOUT_SAT_CONNS:-32}
 GATEWAY=${GATEWAY:?GATEWAY url}
 BENCH_DIR=${BENCH_DIR:?BENCH_DIR with the fixture}
 mkdir -p "$out"
@@ -37,6 +40,19 @@ done
 # CPU ticks (user + system) of a pid; empty when the pid is unknown.
 ticks() { [[ -n "${1:-}" && -r "/proc/$1/stat" ]] && awk '{print $14 + $15}' "/proc/$1/stat" || echo ""; }
 hz=$(getconf CLK_TCK)
+# "name=ticks ..." for PROCESS_PIDS (a postgres pid counts its backends, which are its children).
+process_ticks() {
+  local entry name pid total child
+  for entry in ${PROCESS_PIDS:-}; do
+    name=${entry%%=*} pid=${entry#*=}
+    total=$(ticks "$pid")
+    [[ -n "$total" ]] || continue
+    if [[ $name == postgres ]]; then
+      for child in $(pgrep -P "$pid" || true); do total=$((total + $(ticks "$child" || echo 0))); done
+    fi
+    printf '%s=%s ' "$name" "$total"
+  done
+}
 
 # run_wrk NAME PID THREADS CONNS DURATION URL [ENV=VALUE...] -> $out/NAME.json (the BENCH_JSON line plus the
 # server's CPU ms per request when PID is given) and NAME.txt. CPU per request is kept because on a shared machine
@@ -44,21 +60,27 @@ hz=$(getconf CLK_TCK)
 run_wrk() {
   local name=$1 pid=$2 threads=$3 conns=$4 dur=$5 url=$6
   shift 6
-  local before after
+  local before after procs_before procs_after
   before=$(ticks "$pid")
+  procs_before=$(process_ticks)
   env BENCH_THREADS="$threads" "$@" \
     wrk -t"$threads" -c"$conns" -d"${dur}s" --timeout 5s --latency -s "$lua" "$url" >"$out/$name.txt" 2>&1 || true
   after=$(ticks "$pid")
+  procs_after=$(process_ticks)
   if ! grep -m1 '^BENCH_JSON ' "$out/$name.txt" | sed 's/^BENCH_JSON //' >"$out/$name.raw"; then
     echo "wrk run $name produced no result; see $out/$name.txt" >&2
     return 1
   fi
-  python3 - "$out/$name.raw" "$out/$name.json" "$before" "$after" "$hz" <<'PY'
+  python3 - "$out/$name.raw" "$out/$name.json" "$before" "$after" "$hz" "$procs_before" "$procs_after" <<'PY'
 import json, sys
-raw, dest, before, after, hz = sys.argv[1:]
+raw, dest, before, after, hz, procs_before, procs_after = sys.argv[1:]
 data = json.load(open(raw))
 if before and after and data["requests"]:
     data["server_cpu_ms_per_req"] = (float(after) - float(before)) * 1000 / float(hz) / data["requests"]
+start = dict(e.split("=") for e in procs_before.split())
+end = dict(e.split("=") for e in procs_after.split())
+# CPU ms each named process spent during the run (the report divides by the orders placed).
+data["process_cpu_ms"] = {k: (float(end[k]) - float(v)) * 1000 / float(hz) for k, v in start.items() if k in end}
 json.dump(data, open(dest, "w"))
 PY
   rm -f "$out/$name.raw"
@@ -95,6 +117,9 @@ if [[ "$phase" == redis-up ]]; then
     BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
   run_wrk checkout-items "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" \
     BENCH_MODE=checkout-items BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" BENCH_NONCE="$nonce"
+  run_wrk checkout-items-saturated "${GATEWAY_PID:-}" "$CHECKOUT_SAT_CONNS" "$CHECKOUT_SAT_CONNS" "$DURATION" \
+    "$GATEWAY" BENCH_MODE=checkout-items BENCH_TOKENS="$BENCH_DIR/tokens.txt" BENCH_PRODUCTS="$products" \
+    BENCH_NONCE="$nonce-sat"
 elif [[ "$phase" == redis-down ]]; then
   run_wrk redis-down-list "${GATEWAY_PID:-}" 1 "$CONNS" "$DURATION" "$GATEWAY$list_path"
   run_wrk redis-down-checkout "${GATEWAY_PID:-}" "$CHECKOUT_CONNS" "$CHECKOUT_CONNS" "$DURATION" "$GATEWAY" BENCH_MODE=checkout \

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from scripts.bench.grpc_load import percentile, run_load, summarize
-from scripts.bench.report import END, START, replace_section
+from scripts.bench.report import END, START, cpu_per_order, replace_section
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -99,3 +99,19 @@ def test_replace_section_only_touches_our_markers() -> None:
 def test_replace_section_appends_when_markers_are_missing() -> None:
     new = replace_section("# Benchmarks\n\nsomething\n", "numbers")
     assert new == f"# Benchmarks\n\nsomething\n\n{START}\nnumbers\n{END}\n"
+
+
+def testcpu_per_order_divides_each_process_by_the_orders_placed() -> None:
+    runs = {
+        "checkout-items": {
+            "checkout": {"count": 100},
+            "process_cpu_ms": {"gateway": 300.0, "orders": 400.0, "catalog": 350.0, "mongo": 300.0},
+        },
+        "no-cpu": {"checkout": {"count": 10}},
+    }
+    lines = cpu_per_order(runs, [("checkout-items", "items"), ("no-cpu", "skipped"), ("absent", "absent")])
+    row = next(line for line in lines if line.startswith("| items |"))
+    # gateway, orders, catalog, mongo, postgres (not measured: 0), redis (0), total
+    assert row == "| items | 3.00 | 4.00 | 3.50 | 3.00 | 0.00 | 0.00 | 13.50 |"
+    assert not any("skipped" in line or "absent" in line for line in lines)
+    assert cpu_per_order({}, [("checkout-items", "items")]) == []
