@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from services.common.logs import configure_logging
+from services.common.pg_migrate import add_migrate_command, run_migrate
 from services.common.settings import ConfigError, Settings
 from services.common.tracing import setup_tracing
 
@@ -22,14 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.catalog")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the gRPC server (default)")
-    mig = sub.add_parser("migrate", help="create the database if missing, apply migrations, create the app role")
-    mig.add_argument(
-        "--admin-url",
-        default=os.environ.get("SHOP_DATABASE_ADMIN_URL"),
-        help="owner/admin connection URL (default: $SHOP_DATABASE_ADMIN_URL)",
-    )
-    mig.add_argument("--app-role", default="catalog_app", help="the role the service connects as")
-    mig.add_argument("--app-password-file", help="file holding the app role's password (LOGIN)")
+    add_migrate_command(sub, app_role="catalog_app")
     seed = sub.add_parser("seed", help="load the demo catalogue for a tenant (uses SHOP_DATABASE_URL)")
     seed.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
@@ -39,16 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             from services.catalog.app import MIGRATIONS
-            from services.common.pg_migrate import provision
 
-            if not args.admin_url:
-                raise ConfigError("migrate needs --admin-url or SHOP_DATABASE_ADMIN_URL")
-            password = None
-            if args.app_password_file:
-                with open(args.app_password_file, encoding="utf-8") as f:
-                    password = f.read().strip()
-            applied = provision(args.admin_url, MIGRATIONS, args.app_role, password)
-            log.info("catalog database ready", extra={"applied": ",".join(map(str, applied)) or "none"})
+            run_migrate(args, "catalog", MIGRATIONS)
             return 0
         if args.command == "seed":
             from services.catalog.repository import CatalogRepository

@@ -8,8 +8,10 @@ application role (LOGIN, NOSUPERUSER, NOBYPASSRLS, owning nothing) with DML righ
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from services.common.settings import ConfigError
 
 log = logging.getLogger(__name__)
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -119,3 +123,28 @@ def provision(admin_url: str, directory: Path, app_role: str, app_password: str 
     applied = migrate(admin_url, directory)
     grant_app_role(admin_url, app_role, app_password)
     return applied
+
+
+# --- the ``migrate`` command of the PostgreSQL services (``python -m services.<name> migrate``) -----------------
+
+
+def add_migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], app_role: str) -> None:
+    mig = sub.add_parser("migrate", help="create the database if missing, apply migrations, create the app role")
+    mig.add_argument(
+        "--admin-url",
+        default=os.environ.get("SHOP_DATABASE_ADMIN_URL"),
+        help="owner/admin connection URL (default: $SHOP_DATABASE_ADMIN_URL)",
+    )
+    mig.add_argument("--app-role", default=app_role, help="the role the service connects as")
+    mig.add_argument("--app-password-file", help="file holding the app role's password (LOGIN)")
+
+
+def run_migrate(args: argparse.Namespace, service: str, directory: Path) -> None:
+    """What ``migrate`` does; a missing admin URL is a ConfigError (the caller reports it)."""
+    if not args.admin_url:
+        raise ConfigError("migrate needs --admin-url or SHOP_DATABASE_ADMIN_URL")
+    password = None
+    if args.app_password_file:
+        password = Path(args.app_password_file).read_text(encoding="utf-8").strip()
+    applied = provision(args.admin_url, directory, args.app_role, password)
+    log.info(f"{service} database ready", extra={"applied": ",".join(map(str, applied)) or "none"})
