@@ -12,6 +12,7 @@ Resource types with no cost of their own are listed in :data:`FREE_TYPES`; any o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import yaml
 
 from conformance.facts import Facts, Resource
 from conformance.outcomes import CheckError
+from reference.model import Eks
 
 PRICES_PATH = Path(__file__).with_name("prices.yaml")
 
@@ -163,8 +165,28 @@ def _number(value: Any, default: float = 0.0) -> float:
 Pricer = Callable[[Facts, Resource, PriceTable], list[CostComponent]]
 
 
-def _eks_cluster(_facts: Facts, _r: Resource, p: PriceTable) -> list[CostComponent]:
-    return [CostComponent("EKS cluster", "hours", p.price("eks_cluster_hour"), hourly_quantity=1)]
+def _eks_cluster_pricer(eks: Eks | None, day: dt.date | None) -> Pricer:
+    """The control plane at the standard price, or at the extended-support price once the cluster's version has left
+    standard support on ``day`` (by the calendar of ``eks``). Without a calendar: the standard price."""
+
+    def pricer(_facts: Facts, r: Resource, p: PriceTable) -> list[CostComponent]:
+        version = r.get("version")
+        support = None
+        if eks is not None and isinstance(version, str):
+            support = eks.support(version, day or dt.date.today())
+        # Past extended support EKS upgrades the cluster to the oldest version in extended support: billed the same.
+        if support is not None and support.phase in ("extended", "ended"):
+            return [
+                CostComponent(
+                    f"EKS cluster (extended support, Kubernetes {version})",
+                    "hours",
+                    p.price("eks_cluster_extended_support_hour"),
+                    hourly_quantity=1,
+                )
+            ]
+        return [CostComponent("EKS cluster", "hours", p.price("eks_cluster_hour"), hourly_quantity=1)]
+
+    return pricer
 
 
 def _node_volume_gib(facts: Facts, group: Resource) -> float:
@@ -316,7 +338,7 @@ def _s3_bucket(_facts: Facts, _r: Resource, p: PriceTable) -> list[CostComponent
 
 
 PRICERS: dict[str, Pricer] = {
-    "aws_eks_cluster": _eks_cluster,
+    "aws_eks_cluster": _eks_cluster_pricer(None, None),  # estimate() swaps in the calendar when given one
     "aws_eks_node_group": _eks_node_group,
     "aws_instance": _instance,
     "aws_nat_gateway": _nat_gateway,
@@ -365,14 +387,21 @@ def _usage_lines(p: PriceTable) -> list[ResourceCost]:
     ]  # fmt: skip
 
 
-def estimate(facts: Facts, prices: PriceTable | None = None) -> Estimate:
-    """Price every planned resource; unpriced cost-bearing resources are listed, never silently dropped."""
+def estimate(
+    facts: Facts, prices: PriceTable | None = None, eks: Eks | None = None, day: dt.date | None = None
+) -> Estimate:
+    """Price every planned resource; unpriced cost-bearing resources are listed, never silently dropped.
+
+    ``eks`` (the reference's EKS section, with its version calendar) and ``day`` (default today) price an EKS
+    control plane whose Kubernetes version has left standard support at the extended-support price.
+    """
     table = prices or load_prices()
+    pricers = {**PRICERS, "aws_eks_cluster": _eks_cluster_pricer(eks, day)} if eks is not None else PRICERS
     result = Estimate(facts.environment, table.hours)
     for resource in facts.resources:
         if resource.type.startswith(("data.", "k8s/")) or resource.type in FREE_TYPES:
             continue
-        pricer = PRICERS.get(resource.type)
+        pricer = pricers.get(resource.type)
         if pricer is None:
             result.unpriced.append((resource.address, f"no pricer for resource type {resource.type}"))
             continue

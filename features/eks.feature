@@ -1,6 +1,7 @@
 @seed:amazon-eks-cluster
 Feature: The EKS cluster, its node groups and add-ons
-  One EKS cluster per environment, at least the reference's Kubernetes version, reachable privately (and publicly
+  One EKS cluster per environment, at least the reference's Kubernetes version and in EKS standard support on the
+  day of the run (the version calendar is reference/architecture.yaml eks.versions), reachable privately (and publicly
   only from listed operator CIDRs), logging every control-plane log type, with an OIDC provider for IRSA, the three
   managed node groups of the reference behind hardened launch templates, a Fargate profile for burst work, and the
   four managed add-ons. Node group sizes may differ per environment but stay inside the seed's ranges.
@@ -56,3 +57,7 @@ Feature: The EKS cluster, its node groups and add-ons
   @REQ-EKS-010 @seed:platform-services
   Scenario: Node groups carry the cluster-autoscaler discovery tags
     Then every node group is tagged for cluster-autoscaler auto-discovery of its cluster
+
+  @REQ-EKS-011
+  Scenario: The cluster's Kubernetes version is in EKS standard support on the day of the run
+    Then every EKS cluster runs a Kubernetes version in EKS standard support on the day of the run

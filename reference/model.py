@@ -6,8 +6,11 @@ requirement. Loading errors name the file, the key path, what was expected and w
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -163,12 +166,103 @@ class NodeGroup(_Strict):
         return self
 
 
+MINOR_VERSION = r"^1\.\d+$"
+
+
+def minor(version: str) -> tuple[int, int] | None:
+    """``"1.35"`` -> ``(1, 35)``; None for anything that is not ``<major>.<minor>``."""
+    match = re.fullmatch(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+SupportPhase = Literal["unreleased", "standard", "extended", "ended"]
+
+
+class EksVersion(_Strict):
+    """One Kubernetes minor on EKS: standard support from its release, then extended support (billed extra), then
+    EKS upgrades the cluster itself. Each date is the day AWS names; support lasts through that day (AWS: a version
+    enters extended support once it is *past* its end-of-standard-support date)."""
+
+    released: dt.date
+    standard_support_until: dt.date
+    extended_support_until: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EksVersion:
+        if not self.released < self.standard_support_until < self.extended_support_until:
+            raise ValueError(
+                "need released < standard_support_until < extended_support_until, found "
+                f"{self.released} < {self.standard_support_until} < {self.extended_support_until}"
+            )
+        return self
+
+    def phase(self, day: dt.date) -> SupportPhase:
+        if day < self.released:
+            return "unreleased"
+        if day <= self.standard_support_until:
+            return "standard"
+        if day <= self.extended_support_until:
+            return "extended"
+        return "ended"
+
+
+@dataclass(frozen=True)
+class VersionSupport:
+    """Where a Kubernetes version stands in the EKS calendar on a given day."""
+
+    version: str
+    day: dt.date
+    phase: SupportPhase
+    calendar: EksVersion
+
+    @property
+    def standard(self) -> bool:
+        return self.phase == "standard"
+
+
 class Eks(_Strict):
-    min_version: str = Field(pattern=r"^1\.\d+$")
+    # The seed's floor ("Version: 1.29 (or latest stable)"): no environment may ask for less.
+    min_version: str = Field(pattern=MINOR_VERSION)
+    # The version the reference runs: the newest minor in EKS standard support when it was chosen.
+    version: str = Field(pattern=MINOR_VERSION)
+    # minor -> its EKS lifecycle dates. A version the cluster runs must be listed, so the calendar is kept current.
+    versions: dict[str, EksVersion] = Field(min_length=1)
     control_plane_log_types: list[str]
     node_groups: dict[str, NodeGroup]
     fargate_profiles: list[str]
     addons: list[str]
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _minors(cls, value: Any) -> Any:
+        # YAML reads an unquoted 1.30 as the number 1.3: refuse non-string keys rather than misfile a version.
+        if isinstance(value, dict):
+            bad = [key for key in value if not isinstance(key, str) or not re.match(MINOR_VERSION, key)]
+            if bad:
+                raise ValueError(f'minors must be quoted strings "<major>.<minor>" (e.g. "1.30"), found {bad!r}')
+        return value
+
+    @model_validator(mode="after")
+    def _calendar(self) -> Eks:
+        ordered = sorted(self.versions.items(), key=lambda item: minor(item[0]) or (0, 0))
+        for (older, early), (newer, late) in itertools.pairwise(ordered):
+            if not early.released < late.released:
+                raise ValueError(
+                    f"versions.{newer} is released ({late.released}) no later than versions.{older} ({early.released})"
+                )
+        if self.version not in self.versions:
+            raise ValueError(f"version {self.version} is not in the calendar eks.versions ({sorted(self.versions)})")
+        if (minor(self.version) or (0, 0)) < (minor(self.min_version) or (0, 0)):
+            raise ValueError(f"version {self.version} is below min_version {self.min_version}")
+        return self
+
+    def support(self, version: str, day: dt.date) -> VersionSupport | None:
+        """The version's support phase on ``day``; None when the calendar does not list it (update the calendar)."""
+        parsed = minor(str(version))
+        entry = next((v for k, v in self.versions.items() if minor(k) == parsed), None) if parsed else None
+        if entry is None:
+            return None
+        return VersionSupport(str(version), day, entry.phase(day), entry)
 
 
 class Secrets(_Strict):

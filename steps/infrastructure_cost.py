@@ -14,13 +14,15 @@ from conformance.cost import Estimate, estimate, summary_lines, write_estimate
 from conformance.facts import Facts
 from conformance.outcomes import Violation
 from reference import Architecture
+from steps.infrastructure_eks import run_date
 
 _ESTIMATES = pytest.StashKey[dict[str, Estimate]]()
 
 
 @when("the monthly cost of the environment is estimated", target_fixture="cost_estimate")
-def cost_estimate(infra: Facts, request: pytest.FixtureRequest) -> Estimate:
-    result = estimate(infra)
+def cost_estimate(infra: Facts, architecture: Architecture, request: pytest.FixtureRequest) -> Estimate:
+    # The EKS version calendar and the run date: a version out of standard support costs the extended price.
+    result = estimate(infra, eks=architecture.eks, day=run_date())
     request.config.stash.setdefault(_ESTIMATES, {})[infra.environment] = result
     report_dir = Path(request.config.getoption("report_dir"))
     # Beside the conformance reports, so that CI archives both; xdist workers write the same content.

@@ -3,18 +3,27 @@ features/availability.feature). Terraform-shaped facts, so plan and live account
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from typing import Any
 
 from pytest_bdd import parsers, then
 
 from conformance.checks import expect_each, fail_if, select
-from conformance.cost import load_prices
+from conformance.cost import PriceTable, load_prices
 from conformance.facts import Facts, Ref, Resource, Unknown
-from conformance.outcomes import RequirementFailed, Violation
+from conformance.outcomes import CheckError, RequirementFailed, Violation
 from conformance.views.encryption import describe_key, kms_key
 from conformance.views.irsa import role_for_subject, role_of_arn, subject
 from conformance.views.network import tier_of
 from reference import Architecture
+from reference.model import VersionSupport
+
+# The day a version's EKS support is judged on (REQ-EKS-011, and the control-plane price in the cost estimate):
+# today, unless this variable holds a date YYYY-MM-DD. Tests pin it; a release manager can ask "will the version
+# still be in standard support on the day we ship?" with CONFORMANCE_RUN_DATE=2027-03-01.
+RUN_DATE_VARIABLE = "CONFORMANCE_RUN_DATE"
+CALENDAR = "reference/architecture.yaml eks.versions"
 
 
 def _csv(text: str) -> list[str]:
@@ -63,6 +72,65 @@ def cluster_version(infra: Facts, architecture: Architecture) -> None:
         f">= {minimum}",
         ok=lambda v: bool(_version(v)) and _version(v) >= _version(minimum),
     )
+
+
+def run_date() -> dt.date:
+    """Today, or the date in $CONFORMANCE_RUN_DATE; a malformed date is an error (never silently today)."""
+    text = os.environ.get(RUN_DATE_VARIABLE, "").strip()
+    if not text:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise CheckError(f"${RUN_DATE_VARIABLE}: expected a date YYYY-MM-DD, found {text!r}") from exc
+
+
+def _out_of_standard_support(support: VersionSupport, prices: PriceTable) -> str:
+    """What a person needs to act: which support ended when, and what staying costs."""
+    entry, version = support.calendar, support.version
+    if support.phase == "unreleased":
+        return f"{version}: not released on EKS until {entry.released}"
+    ended = f"{version}: standard support ended {entry.standard_support_until}"
+    if support.phase == "extended":
+        return (
+            f"{ended}; in extended support until {entry.extended_support_until}, billed "
+            f"${prices.price('eks_cluster_extended_support_hour'):.2f} instead of "
+            f"${prices.price('eks_cluster_hour'):.2f} per cluster-hour"
+        )
+    return (
+        f"{ended}, extended support ended {entry.extended_support_until}: EKS creates no new cluster on it "
+        "and upgrades existing ones itself"
+    )
+
+
+@then("every EKS cluster runs a Kubernetes version in EKS standard support on the day of the run")
+def cluster_version_supported(infra: Facts, architecture: Architecture) -> None:
+    # The seed's "1.29 (or latest stable)" decays: 1.29 left standard support 14 months after release. Judging the
+    # version against the calendar on the day of the run makes the suite turn red when that happens again.
+    day = run_date()
+    eks = architecture.eks
+    prices = load_prices()
+    expected = f"a version in EKS standard support on {day} (the reference runs {eks.version})"
+    violations = []
+    for cluster in _clusters(infra):
+        version = cluster.get("version")
+        if not isinstance(version, str):
+            violations.append(Violation(cluster.address, "version", expected, f"{version!r} (not a version)"))
+            continue
+        support = eks.support(version, day)
+        if support is None:
+            violations.append(
+                Violation(
+                    cluster.address,
+                    "version",
+                    expected,
+                    f"{version}: not in the version calendar {CALENDAR}; add it with its EKS support dates",
+                )
+            )
+        elif not support.standard:
+            found = _out_of_standard_support(support, prices)
+            violations.append(Violation(cluster.address, "version", expected, found))
+    fail_if(violations, f"the cluster's Kubernetes version is not in EKS standard support on {day}")
 
 
 @then("every EKS cluster has its private API endpoint enabled")

@@ -1,7 +1,7 @@
 environment     = "dev"
 region          = "us-east-1"
 cluster_name    = "eks-ecommerce-dev"
-cluster_version = "1.29"
+cluster_version = "1.35"
 vpc_cidr        = "10.0.0.0/16"
 
 # Node group configuration (general-purpose t3.medium group)

@@ -9,9 +9,9 @@ variable "cluster_name" {
 }
 
 variable "cluster_version" {
-  description = "Kubernetes version (1.29 or newer)."
+  description = "Kubernetes version: 1.29 or newer (the seed's floor), and in EKS standard support on the day it runs (reference/architecture.yaml eks.versions); the reference runs 1.35."
   type        = string
-  default     = "1.29"
+  default     = "1.35"
 
   validation {
     condition     = can(regex("^1\\.[0-9]+$", var.cluster_version)) && try(tonumber(split(".", var.cluster_version)[1]) >= 29, false)
