@@ -343,9 +343,10 @@ def no_idempotency(shop: Shop) -> Variant:
 
 
 def no_fingerprint(shop: Shop) -> Variant:
-    from services.gateway.routes import cart
+    """orders stops telling requests apart: the same key for another cart gets the first order back."""
+    from services.orders import service
 
-    return Variant(patches=[(cart, "_fingerprint", lambda items, address: "same-for-every-cart")])
+    return Variant(patches=[(service, "request_fingerprint", lambda lines, currency, address: "same")], orders=True)
 
 
 class DropFields:
@@ -542,7 +543,7 @@ BAD_CASES: dict[str, list[tuple[str, Callable[[Shop], Variant]]]] = {
     "REQ-SHOP-003": [("the gateway shows another price than the catalogue's", wrong_price)],
     "REQ-SHOP-004": [("the order history comes back empty", history_empty)],
     "REQ-ORD-001": [("the Idempotency-Key is ignored", no_idempotency)],
-    "REQ-ORD-002": [("the cart is not fingerprinted with the key", no_fingerprint)],
+    "REQ-ORD-002": [("orders does not fingerprint the request with the key", no_fingerprint)],
     "REQ-ORD-003": [("a client-chosen price is silently dropped instead of refused", client_prices_ignored)],
     "REQ-ORD-004": [("orders allows any status transition", lifecycle_unchecked)],
     "REQ-ORD-005": [("the gateway reads orders with staff rights", reads_orders_as_staff)],
