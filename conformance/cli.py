@@ -171,7 +171,7 @@ def reference_show(
     network = tree.add(f"network {arch.network.vpc_cidr}")
     for tier, cidrs in arch.network.tiers.items():
         network.add(f"{tier}: {', '.join(cidrs)} (internet: {arch.network.internet_route[tier]})")
-    eks = tree.add(f"EKS >= {arch.eks.min_version}")
+    eks = tree.add(f"EKS {arch.eks.version} (the seed's floor: {arch.eks.min_version})")
     for group_name, group in arch.eks.node_groups.items():
         eks.add(f"{group_name}: {'/'.join(group.instance_types)} {group.capacity_type} {group.min}-{group.max}")
     envs = tree.add("environments")

@@ -52,7 +52,7 @@ require_tools() {
     command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}")
   done
   if ((${#missing[@]} > 0)); then
-    local msg="missing required tool(s): ${missing[*]} (need terraform >= 1.6, aws CLI >= 2.13, kubectl >= 1.28, helm >= 3.12)"
+    local msg="missing required tool(s): ${missing[*]} (need terraform >= 1.6, aws CLI >= 2.13, kubectl 1.34-1.36 (within one minor of the cluster's 1.35), helm >= 3.12)"
     if [[ "${DRY_RUN}" == true ]]; then
       printf '%s: warning: %s; continuing because of --dry-run\n' "${SCRIPT_NAME}" "${msg}" >&2
     else
