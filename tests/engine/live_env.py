@@ -67,3 +67,13 @@ def live_dev() -> LiveEnv:
 
         atexit.register(_cleanup)
     return _CACHE["dev"]
+
+
+def emulator_log_tail(env: LiveEnv, lines: int = 80) -> str:
+    """The end of the shared emulator's log: a failing emulator call is explained there (the folder is removed at
+    exit, so a test that sees the emulator fail should put this into its failure message)."""
+    port = env.endpoint.rsplit(":", 1)[-1]
+    logs = sorted(env.work_dir.glob(f"**/moto-{port}.log"))
+    if not logs:
+        return f"(no emulator log for port {port} under {env.work_dir})"
+    return "\n".join(logs[0].read_text(errors="replace").splitlines()[-lines:])

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from conformance.drift import compare, terraform_address
 from conformance.facts import Facts
@@ -24,7 +25,7 @@ from conformance.outcomes import Outcome
 from conformance.targets.base import RunContext
 from conformance.targets.static import StaticTarget
 from reference import load_architecture
-from tests.engine.live_env import PROJECT_ROOT, live_dev
+from tests.engine.live_env import PROJECT_ROOT, emulator_log_tail, live_dev
 from tests.engine.localstack_run import infrastructure_scenarios, verdicts
 
 pytestmark = [
@@ -128,7 +129,10 @@ def test_live_changes_turn_live_red_and_show_as_drift(static_facts: Facts, archi
         RoleName=role.get("name"), PolicyName="debug-everything", PolicyDocument=json.dumps(wildcard)
     )
     secret = env.facts.of_type("aws_secretsmanager_secret")[0]
-    _disable_rotation(env.endpoint, str(secret.get("arn")))
+    try:
+        _disable_rotation(env.endpoint, str(secret.get("arn")))
+    except ClientError as exc:  # moto answered 500 here once (not reproduced since): keep its side of the story
+        pytest.fail(f"the emulator refused to disable rotation: {exc}\n--- emulator log ---\n{emulator_log_tail(env)}")
 
     changed = env.target.observe()  # a fresh live read
     after = verdicts(changed, architecture)
