@@ -51,14 +51,34 @@ def context(work_dir: Path, endpoint: str | None, environment: str = "dev", keep
     )
 
 
+class LiveEnvFailed(RuntimeError):
+    """The shared environment could not be applied or read: every test that needs it fails with the same cause."""
+
+
+_FAILED: dict[str, str] = {}
+
+
 def live_dev() -> LiveEnv:
-    """The shared applied dev environment (applied on first use)."""
+    """The shared applied dev environment (applied on first use).
+
+    If the apply or the first read fails, this raises with the target's own message and the end of the emulator's
+    log (once, then the same message again for the other tests of the session, without a second apply): tests
+    that asserted on the facts of a failed environment failed with "sources: set()" and no cause.
+    """
+    if "dev" in _FAILED:
+        raise LiveEnvFailed(_FAILED["dev"])
     if "dev" not in _CACHE:
         work_dir = private_work_dir()
         endpoint = f"http://127.0.0.1:{free_port()}"
         target = LocalStackTarget(context(work_dir, endpoint))
         target.prepare()
         env = LiveEnv(target, target.observe(), endpoint, work_dir)
+        problem = env.facts.errors.get("aws") or env.facts.unavailable.get("aws")
+        if problem:
+            log_tail = emulator_log_tail(env)
+            _FAILED["dev"] = f"the live dev environment failed: {problem}\n--- emulator log ---\n{log_tail}"
+            target.teardown()
+            raise LiveEnvFailed(_FAILED["dev"])
         _CACHE["dev"] = env
 
         def _cleanup() -> None:
