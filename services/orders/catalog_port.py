@@ -27,15 +27,13 @@ class ProductInfo:
 
 
 class ReservationGone(Exception):
-    """Catalog no longer holds the reservation (expired, released, or unknown): it cannot be committed."""
+    """Catalog no longer holds the reservation as HELD (it was committed): it cannot be released."""
 
 
 class CatalogPort(Protocol):
     def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> dict[str, ProductInfo]:
         """Take the stock of every item (or none) and return each product as it was when its stock was taken."""
         ...
-
-    def commit(self, tenant_id: str, reservation_id: str) -> None: ...
 
     def commit_many(self, tenant_id: str, reservation_ids: list[str]) -> tuple[set[str], dict[str, str]]:
         """Commit a batch: (committed ids, {id: why not} for those catalog no longer holds)."""
@@ -94,21 +92,6 @@ class GrpcCatalog:
             p.product_id: ProductInfo(p.product_id, p.sku, p.name, int(p.unit_price.units_minor), p.unit_price.currency)
             for p in resp.priced_items
         }
-
-    def commit(self, tenant_id: str, reservation_id: str) -> None:
-        try:
-            resp = self._call(
-                "CommitReservation",
-                catalog_pb2.CommitReservationRequest(reservation_id=reservation_id),
-                tenant_id,
-            )
-        except grpc.RpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
-                raise ReservationGone(exc.details() or exc.code().name) from exc
-            raise DependencyUnavailable(f"catalog CommitReservation failed: {exc.code().name}") from exc
-        assert isinstance(resp, catalog_pb2.Reservation)
-        if resp.status != catalog_pb2.Reservation.COMMITTED:
-            raise ReservationGone(f"reservation is {catalog_pb2.Reservation.Status.Name(resp.status)}")
 
     def commit_many(self, tenant_id: str, reservation_ids: list[str]) -> tuple[set[str], dict[str, str]]:
         try:
