@@ -171,42 +171,52 @@ def test_req_eks_011_passes_on_1_35_on_2026_11_28(
     assert result.outcome is Outcome.PASS, result.message
 
 
-def test_req_eks_011_fails_on_1_29_naming_both_end_dates(
-    req_eks_011: bdd_runner.Scenario, architecture: Architecture, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("version", "day", "found_says", "message_says"),
+    [
+        pytest.param(
+            "1.29",
+            "2026-11-28",
+            ["standard support ended 2025-03-23", "extended support ended 2026-03-23"],
+            "on 2026-11-28",
+            id="1.29-past-both-end-dates",
+        ),
+        pytest.param(
+            "1.34",
+            "2026-12-10",
+            [
+                "standard support ended 2026-12-02",
+                "in extended support until 2027-12-02",
+                "$0.60 instead of $0.10 per cluster-hour",
+            ],
+            "",
+            id="1.34-in-extended-support-naming-the-cost",
+        ),
+        pytest.param(
+            "1.36",
+            "2026-11-28",
+            ["not in the version calendar reference/architecture.yaml eks.versions"],
+            "",
+            id="version-missing-from-the-calendar",
+        ),
+        pytest.param("1.35", "2025-12-01", ["not released on EKS until 2026-01-28"], "", id="not-yet-released"),
+    ],
+)
+def test_req_eks_011_fails_naming_why(
+    req_eks_011: bdd_runner.Scenario,
+    architecture: Architecture,
+    monkeypatch: pytest.MonkeyPatch,
+    version: str,
+    day: str,
+    found_says: list[str],
+    message_says: str,
 ) -> None:
-    result = _run(req_eks_011, architecture, "1.29", "2026-11-28", monkeypatch)
+    result = _run(req_eks_011, architecture, version, day, monkeypatch)
     assert result.outcome is Outcome.FAIL
     found = _found(result)
-    assert "standard support ended 2025-03-23" in found
-    assert "extended support ended 2026-03-23" in found
-    assert "on 2026-11-28" in result.message
-
-
-def test_req_eks_011_fails_on_1_34_in_extended_support_naming_the_cost(
-    req_eks_011: bdd_runner.Scenario, architecture: Architecture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    result = _run(req_eks_011, architecture, "1.34", "2026-12-10", monkeypatch)
-    assert result.outcome is Outcome.FAIL
-    found = _found(result)
-    assert "standard support ended 2026-12-02" in found
-    assert "in extended support until 2027-12-02" in found
-    assert "$0.60 instead of $0.10 per cluster-hour" in found
-
-
-def test_req_eks_011_fails_on_a_version_missing_from_the_calendar(
-    req_eks_011: bdd_runner.Scenario, architecture: Architecture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    result = _run(req_eks_011, architecture, "1.36", "2026-11-28", monkeypatch)
-    assert result.outcome is Outcome.FAIL
-    assert "not in the version calendar reference/architecture.yaml eks.versions" in _found(result)
-
-
-def test_req_eks_011_fails_on_a_version_not_yet_released(
-    req_eks_011: bdd_runner.Scenario, architecture: Architecture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    result = _run(req_eks_011, architecture, "1.35", "2025-12-01", monkeypatch)
-    assert result.outcome is Outcome.FAIL
-    assert "not released on EKS until 2026-01-28" in _found(result)
+    for fragment in found_says:
+        assert fragment in found
+    assert message_says in result.message
 
 
 def test_req_eks_011_is_an_error_on_a_malformed_run_date(
