@@ -210,7 +210,7 @@ class CatalogRepository:
                         product_id, row["sku"], row["name"], quantity, row["price_minor"], row["currency"]
                     )
                 )
-                # No result needed from these two: pipelined, they cost no round trip of their own.
+                # No result needed from these two: pipelined, they share one round trip (the sync at the block's end).
                 with conn.pipeline():
                     conn.execute(
                         "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (%s, %s, %s)",
