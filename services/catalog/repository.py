@@ -19,7 +19,9 @@ from services.catalog import domain
 from services.common import errors, tenancy
 from services.common.pg import Conn, Database
 
-CHANNEL = "catalog_changes"
+CHANNEL = "catalog_changes"  # also in migrations/0002_reserve_stock.sql, which notifies on its own
+# SQLSTATE raised by reserve_stock (migrations/0002) when an item's stock could not be taken.
+_STOCK_NOT_TAKEN = "RS001"
 # The `noqa: S608` below: f-strings only splice constants of this module (column lists, fixed clauses); every
 # value from a request is a bound parameter.
 _PRODUCT_COLUMNS = (
@@ -180,52 +182,56 @@ class CatalogRepository:
     def reserve(
         self, reservation_id: uuid.UUID, items: tuple[tuple[uuid.UUID, int], ...], ttl_seconds: int
     ) -> domain.Reservation:
-        """Take the stock of every item or of none; the answer carries each product's price as of that update."""
+        """Take the stock of every item or of none; the answer carries each product's price as of that update.
+
+        One statement, the function reserve_stock (migrations/0002): the reservation row, each item's conditional
+        stock update, the item rows and the change events, committed together or not at all.
+        """
         fingerprint = domain.request_hash(items)
-        tenant = tenancy.current_tenant()
-        priced: list[domain.ReservedProduct] = []
-        with self.db.tenant_tx() as conn:
-            if tenant not in self._known_tenants:
-                conn.execute("INSERT INTO catalog_tenants (tenant_id) VALUES (%s) ON CONFLICT DO NOTHING", [tenant])
-            inserted = conn.execute(
-                "INSERT INTO reservations (id, status, request_hash, expires_at) "
-                "VALUES (%s, 'HELD', %s, now() + make_interval(secs => %s)) "
-                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id, expires_at",
-                [reservation_id, fingerprint, ttl_seconds],
-            ).fetchone()
-            if inserted is None:
-                return self._replay_reservation(conn, reservation_id, fingerprint)
-            for index, (product_id, quantity) in enumerate(items):
-                row = conn.execute(
-                    "UPDATE products SET stock_available = stock_available - %s, "
-                    "stock_reserved = stock_reserved + %s, version = version + 1, updated_at = now() "
-                    "WHERE id = %s AND stock_available >= %s RETURNING version, sku, name, price_minor, currency",
-                    [quantity, quantity, product_id, quantity],
-                ).fetchone()
-                if row is None:
-                    # Raising rolls back the whole transaction: earlier items and the reservation row too.
-                    self._refuse_item(conn, index, product_id, quantity, [pid for pid, _ in items])
-                priced.append(
-                    domain.ReservedProduct(
-                        product_id, row["sku"], row["name"], quantity, row["price_minor"], row["currency"]
-                    )
-                )
-                # No result needed from these two: pipelined, they share one round trip (the sync at the block's end).
-                with conn.pipeline():
-                    conn.execute(
-                        "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (%s, %s, %s)",
-                        [reservation_id, product_id, quantity],
-                    )
-                    _notify(conn, product_id, "STOCK_CHANGED", int(row["version"]))
+        products = [pid for pid, _ in items]
+        try:
+            with self.db.tenant_statement() as (conn, tenant):
+                rows = conn.execute(
+                    "SELECT * FROM reserve_stock(%s, %s, %s, %s, %s::uuid[], %s::bigint[], %s)",
+                    [
+                        tenant,
+                        reservation_id,
+                        fingerprint,
+                        ttl_seconds,
+                        products,
+                        [quantity for _, quantity in items],
+                        tenant not in self._known_tenants,
+                    ],
+                ).fetchall()
+        except psycopg.Error as exc:
+            if exc.sqlstate != _STOCK_NOT_TAKEN:
+                raise
+            # Everything the statement did is rolled back; say which item failed and why.
+            index = int(exc.diag.message_detail or 0)
+            with self.db.tenant_tx() as conn:
+                self._refuse_item(conn, index, products[index], items[index][1], products)
         self._known_tenants.add(tenant)  # committed: the tenant row exists from now on
+        if not rows:
+            with self.db.tenant_tx() as conn:
+                return self._replay_reservation(conn, reservation_id, fingerprint)
         # What _load_reservation would read back (items are sorted by product id, as its ORDER BY gives them),
         # without its two queries.
         return domain.Reservation(
             id=reservation_id,
             status="HELD",
             items=items,
-            expires_at=inserted["expires_at"],
-            priced_items=tuple(priced),
+            expires_at=rows[0]["hold_expires_at"],
+            priced_items=tuple(
+                domain.ReservedProduct(
+                    row["item_product"],
+                    row["item_sku"],
+                    row["item_name"],
+                    quantity,
+                    row["item_price_minor"],
+                    row["item_currency"],
+                )
+                for row, (_, quantity) in zip(rows, items, strict=True)
+            ),
         )
 
     def _refuse_item(

@@ -70,6 +70,24 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
+    def tenant_statement(self, tenant_id: str | None = None) -> Iterator[tuple[Conn, str]]:
+        """A pooled connection in autocommit mode, for one statement that is its own transaction: one round trip
+        instead of BEGIN, set_config, the statement and COMMIT. Only for a function that scopes itself to the
+        tenant it is given (catalog's reserve_stock sets app.tenant_id locally, as ``tenant_tx`` does); a plain
+        statement here would run with no tenant and RLS would hide every row. Yields the connection and the
+        validated tenant id to pass to that function."""
+        tenant = tenant_id or tenancy.current_tenant()
+        if not tenancy.is_valid_tenant_id(tenant):
+            raise ValueError(f"invalid tenant id {tenant!r}")
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn, tenant
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False  # pooled connections are otherwise transactional
+
+    @contextlib.contextmanager
     def global_tx(self) -> Iterator[Conn]:
         """A transaction with no tenant: RLS then hides every tenant row; only global tables are usable."""
         with self.pool.connection() as conn, conn.transaction():
