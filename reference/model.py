@@ -21,7 +21,7 @@ DEFAULT_PATH = Path(__file__).with_name("architecture.yaml")
 
 ServiceName = Literal["frontend", "gateway", "catalog", "orders", "users"]
 StoreName = Literal["postgresql", "redis", "documentdb"]
-Tier = Literal["public", "app", "data"]
+Tier = Literal["public", "app", "data", "endpoint"]
 EnvironmentName = Literal["dev", "staging", "prod"]
 
 
@@ -145,10 +145,19 @@ class Network(_Strict):
     @model_validator(mode="after")
     def _subnets_inside_vpc(self) -> Network:
         vpc = ipaddress.ip_network(self.vpc_cidr)
+        seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
         for tier, cidrs in self.tiers.items():
             for cidr in cidrs:
-                if not ipaddress.ip_network(cidr).subnet_of(vpc):  # type: ignore[arg-type]
+                network = ipaddress.ip_network(cidr)  # raises ValueError with the bad text
+                if not network.subnet_of(vpc):  # type: ignore[arg-type]
                     raise ValueError(f"subnet {cidr} of tier {tier} is outside the VPC {self.vpc_cidr}")
+                for other_tier, other in seen:
+                    if network.overlaps(other):
+                        raise ValueError(f"subnet {cidr} of tier {tier} overlaps {other} of tier {other_tier}")
+                seen.append((tier, network))
+        missing = sorted(set(self.tiers) - set(self.internet_route))
+        if missing:
+            raise ValueError(f"internet_route names no route for the tiers {missing}; expected igw, nat or none")
         return self
 
 

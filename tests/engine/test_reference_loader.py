@@ -62,6 +62,29 @@ def test_subnet_outside_the_vpc_is_refused(tmp_path: Path) -> None:
         load_architecture(_write(tmp_path, data))
 
 
+def test_overlapping_subnets_are_refused(tmp_path: Path) -> None:
+    # An endpoint subnet inside an app subnet would put the pods back into the AWS API egress rules.
+    data = _reference()
+    data["network"]["tiers"]["endpoint"][1] = "10.0.11.32/27"  # type: ignore[index]
+    with pytest.raises(
+        ReferenceError, match=r"subnet 10\.0\.11\.32/27 of tier endpoint overlaps 10\.0\.11\.0/24 of tier app"
+    ):
+        load_architecture(_write(tmp_path, data))
+
+
+def test_a_tier_without_an_internet_route_is_refused(tmp_path: Path) -> None:
+    data = _reference()
+    del data["network"]["internet_route"]["endpoint"]  # type: ignore[attr-defined]
+    with pytest.raises(ReferenceError, match=r"internet_route names no route for the tiers \['endpoint'\]"):
+        load_architecture(_write(tmp_path, data))
+
+
+def test_the_endpoint_subnets_are_small_and_apart_from_the_pods() -> None:
+    network = load_architecture().network
+    assert network.tiers["endpoint"] == ["10.0.30.0/27", "10.0.30.32/27", "10.0.30.64/27"]
+    assert network.internet_route["endpoint"] == "none"
+
+
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(ReferenceError, match="file not found"):
         load_architecture(tmp_path / "nope.yaml")
