@@ -36,7 +36,6 @@ PLACEHOLDER_ACCOUNT = "111122223333"
 APP_NAMESPACE = "ecommerce"
 DATA_SUBNETS = {"10.0.20.0/24", "10.0.21.0/24", "10.0.22.0/24"}
 PUBLIC_SUBNETS = {"10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"}
-APP_SUBNETS = {"10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"}
 SECRETS = {"gateway": ["redis-auth"], "orders": ["documentdb"], "users": ["jwt-keys"]}
 DASHBOARDS = {"cluster-overview", "node-metrics", "pod-metrics", "application-metrics", "database-metrics"}
 
@@ -497,7 +496,12 @@ def test_network_policy_edges_equal_the_call_graph(rendered: list[Obj]) -> None:
                     if peer["ipBlock"]["cidr"] in DATA_SUBNETS:
                         assert ports == {reference()["data_stores"][store]["port"]}, target
                     else:
-                        assert peer["ipBlock"]["cidr"] in APP_SUBNETS, target
+                        # AWS APIs: the interface endpoints' own subnets, never the app subnets of every pod and node
+                        endpoint_subnets = reference()["network"]["tiers"]["endpoint"]
+                        assert peer["ipBlock"]["cidr"] in endpoint_subnets, (
+                            f"NetworkPolicy {policy['metadata']['name']}: egress to {peer['ipBlock']['cidr']}, "
+                            f"expected only the endpoint subnets {endpoint_subnets}"
+                        )
                         assert ports == {443}, target
                         assert services()[target]["aws_permissions"], f"{target} has no AWS permissions"
         for rule in policy["spec"].get("ingress", []):
