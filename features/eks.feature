@@ -5,6 +5,10 @@ Feature: The EKS cluster, its node groups and add-ons
   only from listed operator CIDRs), logging every control-plane log type, with an OIDC provider for IRSA, the three
   managed node groups of the reference behind hardened launch templates, a Fargate profile for burst work, and the
   four managed add-ons. Node group sizes may differ per environment but stay inside the seed's ranges.
+  Every managed node group runs the cluster's own minor version, strictly, not merely within the skew Kubernetes
+  tolerates (kubelets up to three minors older than the API server): EKS upgrades a control plane only once every
+  node group runs its minor, so a group left behind blocks the next upgrade, and its nodes run a minor that the
+  cluster's standard-support check never looks at. In Terraform every group takes var.cluster_version.
 
   Background:
     Given the infrastructure of the environment
@@ -59,5 +63,6 @@ Feature: The EKS cluster, its node groups and add-ons
     Then every node group is tagged for cluster-autoscaler auto-discovery of its cluster
 
   @REQ-EKS-011
-  Scenario: The cluster's Kubernetes version is in EKS standard support on the day of the run
+  Scenario: The cluster and its node groups run one Kubernetes version, in EKS standard support on the day of the run
     Then every EKS cluster runs a Kubernetes version in EKS standard support on the day of the run
+    And every managed node group runs the Kubernetes minor version of its cluster

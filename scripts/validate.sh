@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Health check of an eks-shop environment (the seed's validate.sh), in two modes:
 #   --offline  no cluster needed: render infra/kubernetes/overlays/<env> with kubectl kustomize and validate every
-#              object against the Kubernetes 1.29 schemas with kubernetes-validate --strict (CRD kinds -
-#              ExternalSecret, ClusterSecretStore, ServiceMonitor - have no schema there and are reported as
-#              skipped); check that no placeholder token (ENV) is left and that bash -n passes on the scripts.
+#              object with kubernetes-validate --strict against the schemas of the cluster's Kubernetes version,
+#              read from reference/architecture.yaml eks.version (CRD kinds - ExternalSecret, ClusterSecretStore,
+#              ServiceMonitor - have no schema there and are reported as skipped); check that no placeholder token
+#              (ENV) is left and that bash -n passes on the scripts.
 #   (default)  against the live cluster eks-ecommerce-<env>: nodes Ready, the five Deployments rolled out, HPAs
 #              with current metrics, PDBs, ExternalSecrets synced, the Ingress has an ALB address and
 #              https://<domain>/readyz answers, the add-ons (cluster-autoscaler, metrics-server, Fluent Bit, X-Ray)
@@ -17,7 +18,7 @@ readonly REPO_ROOT
 readonly REGION="us-east-1" # reference/architecture.yaml region
 readonly APP_NAMESPACE="ecommerce"
 readonly SERVICES=(frontend gateway catalog orders users)
-readonly K8S_SCHEMA_VERSION="1.29.0"
+K8S_SCHEMA_VERSION="" # <eks.version>.0, set by the offline mode from reference/architecture.yaml
 
 usage() {
   cat <<EOF
@@ -30,6 +31,8 @@ Options:
 
 Environment:
   KUBERNETES_VALIDATE  kubernetes-validate binary (default: .venv/bin/kubernetes-validate, then PATH)
+  PYTHON               Python with the project installed, to read the Kubernetes version from
+                       reference/architecture.yaml (default: .venv/bin/python, then python3)
   DOMAIN               storefront domain to probe (default: shop.<env>.example.com, shop.example.com in prod)
 EOF
 }
@@ -85,8 +88,39 @@ kubernetes_validate_bin() {
   elif command -v kubernetes-validate >/dev/null 2>&1; then
     command -v kubernetes-validate
   else
-    die "kubernetes-validate not found: pip install 'kubernetes-validate>=1.29' (it is in the dev extra)"
+    die "kubernetes-validate not found: pip install 'kubernetes-validate>=${K8S_SCHEMA_VERSION%.*}' (it is in the dev extra)"
   fi
+}
+
+python_bin() {
+  if [[ -n "${PYTHON:-}" ]]; then
+    echo "${PYTHON}"
+  elif [[ -x "${REPO_ROOT}/.venv/bin/python" ]]; then
+    echo "${REPO_ROOT}/.venv/bin/python"
+  else
+    echo python3
+  fi
+}
+
+# reference_kubernetes_version: the cluster's Kubernetes minor (eks.version), through the reference's own loader so
+# that the validator and the tests read one value. No copy of it lives in this script.
+reference_kubernetes_version() {
+  local python version errors="${WORK_DIR}/reference.err"
+  python="$(python_bin)"
+  if ! version="$("${python}" -c 'import sys; sys.path.insert(0, sys.argv[1])
+from reference import load_architecture
+print(load_architecture().eks.version)' "${REPO_ROOT}" 2>"${errors}")"; then
+    cat "${errors}" >&2
+    local msg="cannot read eks.version from reference/architecture.yaml with ${python} (set PYTHON to a Python with the project installed: scripts/setup.sh)"
+    if [[ "${DRY_RUN}" == true ]]; then
+      printf '%s: warning: %s; continuing because of --dry-run\n' "${SCRIPT_NAME}" "${msg}" >&2
+      echo "<eks.version>"
+      return 0
+    fi
+    die "${msg}"
+  fi
+  [[ "${version}" =~ ^[0-9]+\.[0-9]+$ ]] || die "reference/architecture.yaml eks.version is not <major>.<minor>: ${version}"
+  echo "${version}"
 }
 
 # validate_rendered FILE: kubernetes-validate --strict; CRD kinds without a schema are warnings, not failures.
@@ -165,6 +199,8 @@ main() {
   [[ "${target}" != all ]] || envs=(dev staging prod)
   if [[ "${mode}" == offline ]]; then
     require_tools kubectl
+    K8S_SCHEMA_VERSION="$(reference_kubernetes_version).0"
+    readonly K8S_SCHEMA_VERSION
     local script
     for script in deploy destroy validate; do
       check "scripts/${script}.sh parses (bash -n)" bash -n "${REPO_ROOT}/scripts/${script}.sh"

@@ -133,6 +133,55 @@ def cluster_version_supported(infra: Facts, architecture: Architecture) -> None:
     fail_if(violations, f"the cluster's Kubernetes version is not in EKS standard support on {day}")
 
 
+def _minor(version: Any) -> tuple[int, int] | None:
+    """(major, minor) of "1.35", "1.35.2" or "v1.35"; None for anything else (unknown, unset, not a version)."""
+    parts = _version(str(version).removeprefix("v")) if isinstance(version, str) else ()
+    return (parts[0], parts[1]) if len(parts) >= 2 else None
+
+
+def _cluster_of(group: Resource, clusters: list[Resource]) -> Resource | None:
+    """The cluster a node group belongs to: by name, by the plan's reference, or the only cluster there is."""
+    name = group.get("cluster_name")
+    if isinstance(name, (Ref, Unknown)):
+        mine = [c for c in clusters if c.address == name.address]
+    else:
+        mine = [c for c in clusters if c.get("name") == name]
+    if not mine and len(clusters) == 1 and isinstance(name, (Ref, Unknown)):
+        mine = clusters
+    return mine[0] if len(mine) == 1 else None
+
+
+@then("every managed node group runs the Kubernetes minor version of its cluster")
+def node_group_version(infra: Facts) -> None:
+    # Strictly the cluster's minor, not the skew Kubernetes tolerates (kubelets up to three minors older): EKS
+    # upgrades a control plane only once every node group runs its minor, and a group left one minor behind is
+    # on a version the cluster's standard-support check above never looks at.
+    clusters = _clusters(infra)
+    violations = []
+    for group in _node_groups(infra):
+        cluster = _cluster_of(group, clusters)
+        version = group.get("version")
+        if cluster is None:
+            found = f"{version} (its cluster {group.get('cluster_name')} is not among {[c.address for c in clusters]})"
+            violations.append(Violation(group.address, "version", "the Kubernetes minor of its cluster", found))
+            continue
+        wanted = _minor(cluster.get("version"))
+        if wanted is None:
+            continue  # the cluster's own version is not a version: the step above reports it
+        expected = f"{wanted[0]}.{wanted[1]} (the minor of {cluster.address})"
+        if isinstance(version, Ref) and version.address == cluster.address and version.attribute == "version":
+            continue  # the plan ties the group to the cluster's version
+        if isinstance(version, (Ref, Unknown)) or version is None:
+            found = (
+                f"{version} (not set: the group would stay on its first version when the cluster is upgraded; "
+                "set version = var.cluster_version)"
+            )
+            violations.append(Violation(group.address, "version", expected, found))
+        elif _minor(version) != wanted:
+            violations.append(Violation(group.address, "version", expected, version))
+    fail_if(violations, "a managed node group does not run its cluster's Kubernetes minor version")
+
+
 @then("every EKS cluster has its private API endpoint enabled")
 def private_endpoint(infra: Facts) -> None:
     expect_each(_clusters(infra), "vpc_config.0.endpoint_private_access", True)

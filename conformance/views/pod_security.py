@@ -1,9 +1,15 @@
 """The Pod Security Standards, control by control, as the upstream pod-security admission evaluates them.
 
-Each control mirrors one check of ``k8s.io/pod-security-admission/policy`` (``check_*.go``) at the version the
-namespace pins (v1.29): it looks at the pod-level and container-level fields the upstream check looks at,
+Each control mirrors one check of ``k8s.io/pod-security-admission/policy`` (``check_*.go``) at v1.29, the seed's
+floor (reference eks.min_version): it looks at the pod-level and container-level fields the upstream check looks at,
 over init, regular and ephemeral containers, and returns one :class:`Violation` per offending field so that a
 report names the exact place to fix. The controls work on any workload with a pod template.
+
+The namespaces pin the cluster's version of the standard (reference eks.version, v1.35). Upstream changes after
+v1.29 that these controls do not follow: two relaxations (SELinux type container_engine_t from v1.31, the sysctls
+net.ipv4.tcp_rmem and tcp_wmem from v1.32: refused here, admitted by the cluster) and one new baseline control (no
+``host`` in probes and lifecycle handlers, from v1.34: not checked here; tests/test_kubernetes_manifests_render.py
+checks the manifests for it).
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ RESTRICTED_ADDABLE_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 RESTRICTED_VOLUME_TYPES = frozenset(
     {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
 )
-# check_seLinuxOptions.go (container_engine_t joins only at v1.31, after the v1.29 the namespace pins).
+# check_seLinuxOptions.go at v1.29 (container_engine_t joins at v1.31: refused here, see the module docstring).
 ALLOWED_SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
-# check_sysctls.go: the safe set up to v1.29 (ip_local_reserved_ports from v1.27, the tcp_* ones from v1.29).
+# check_sysctls.go: the safe set up to v1.29 (ip_local_reserved_ports from v1.27, the tcp_* ones from v1.29; v1.32's
+# tcp_rmem and tcp_wmem are not in it).
 SAFE_SYSCTLS = frozenset(
     {
         "kernel.shm_rmid_forced",

@@ -198,7 +198,7 @@ def test_every_workload_requirement_has_a_bad_case(scenarios: dict[str, bdd_runn
     assert set(scenarios) - covered == set()
 
 
-def test_new_fixtures_are_schema_valid_1_29() -> None:
+def test_new_fixtures_are_schema_valid_at_the_reference_version() -> None:
     from tests.test_kubernetes_manifests_render import schema_errors
 
     for path in sorted((FIXTURES / "requirements").glob("*/*.yaml")):
