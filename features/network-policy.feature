@@ -7,6 +7,10 @@ Feature: Network policies: pods talk only along the reference call graph
   only on that store's port. The connections are computed the way the NetworkPolicy API defines them (a pod is
   isolated in a direction once any policy selecting it names that direction; a connection then needs an allowing
   rule at both ends), so a missing edge and an extra edge are both violations.
+  The AWS APIs are the one destination outside the cluster that every service with an IAM role needs (STS for the
+  IRSA credentials, then Secrets Manager, CloudWatch, S3): those services may open 443 to the VPC endpoint subnets
+  and nowhere else. Those subnets hold only the interface endpoints; allowing 443 to the application subnets
+  instead would let a compromised pod reach every pod and node there, and the Kubernetes API, on 443.
 
   Background:
     Given the Kubernetes manifests of the environment
@@ -31,3 +35,8 @@ Feature: Network policies: pods talk only along the reference call graph
   @REQ-NETPOL-005 @seed:network-security
   Scenario: Data stores are reachable only by the services that use them, only on their port
     Then only the services that use a data store may reach the data subnets, only on that store's port
+
+  @REQ-NETPOL-006 @seed:network-security
+  Scenario: AWS API egress is allowed only to the VPC endpoint subnets
+    Then every egress rule that opens 443/TCP to addresses names only the "endpoint" subnets
+    And exactly the services with AWS permissions may reach every "endpoint" subnet on 443/TCP

@@ -18,7 +18,7 @@ from pytest_bdd import given, parsers, then, when
 from conformance.checks import fail_if, require_source, select
 from conformance.facts import Facts, Resource
 from conformance.hpa import HpaSpec, Step, Utilization, simulate
-from conformance.outcomes import Violation
+from conformance.outcomes import CheckError, Violation
 from conformance.views import pod_security as pss
 from conformance.views.iam import PolicyNotReadable, Statement, policy_statements, role_name_from_arn
 from conformance.views.kubernetes import (
@@ -40,7 +40,9 @@ from conformance.views.kubernetes import (
     pod_edges,
     pod_labels,
     pod_spec,
+    policies_selecting,
     policy_types,
+    port_admits,
     rule_peers,
     rule_ports,
     rules,
@@ -607,6 +609,79 @@ def _data_rule_violations(
                     )
                 )
     return violations
+
+
+def _tier_cidrs(architecture: Architecture, tier: str) -> list[str]:
+    cidrs = architecture.network.tiers.get(tier)  # type: ignore[call-overload]
+    if cidrs is None:
+        raise CheckError(f"reference network.tiers has no tier {tier!r}; it has {sorted(architecture.network.tiers)}")
+    return list(cidrs)
+
+
+@then(parsers.parse('every egress rule that opens {port:d}/TCP to addresses names only the "{tier}" subnets'))
+def address_egress_only_to_tier(
+    manifests: Facts, pods: list[Resource], architecture: Architecture, port: int, tier: str
+) -> None:
+    """Each egress rule of a policy selecting the pods that admits ``port``/TCP (by number, range or every port) and
+    reaches addresses (an ipBlock, or no ``to`` at all: every address) may name only CIDRs inside the tier's subnets.
+    Rules whose peers are all pod or namespace selectors are the call graph's business (REQ-NETPOL-002)."""
+    allowed = _tier_cidrs(architecture, tier)
+    policies = {p.address: p for pod in pods for p in policies_selecting(manifests, pod, "Egress")}
+    violations = []
+    for address, policy in sorted(policies.items()):
+        for index, rule in enumerate(rules(policy, "Egress")):
+            ports = rule_ports(rule)
+            if ports is not None and not any(port_admits(p, "TCP", port, {}) for p in ports):
+                continue
+            peers = rule_peers(rule, "Egress")
+            if peers is None:
+                outside = ["0.0.0.0/0 (the rule names no peer: every address)"]
+            else:
+                cidrs = [str(p["ipBlock"].get("cidr")) for p in peers if isinstance(p.get("ipBlock"), Mapping)]
+                outside = [cidr for cidr in cidrs if not within_any(cidr, allowed)]
+            if outside:
+                violations.append(
+                    Violation(
+                        address,
+                        f"spec.egress[{index}] to addresses on {port}/TCP",
+                        f"only the {tier} subnets {', '.join(allowed)}",
+                        outside,
+                    )
+                )
+    fail_if(violations, f"egress on {port}/TCP reaches addresses outside the {tier} subnets")
+
+
+@then(parsers.parse('exactly the services with AWS permissions may reach every "{tier}" subnet on {port:d}/TCP'))
+def aws_api_egress(manifests: Facts, pods: list[Resource], architecture: Architecture, tier: str, port: int) -> None:
+    """A service with ``aws_permissions`` (an IRSA role: it needs STS at least) reaches each of the tier's subnets
+    on ``port``; a service without them (or a pod of no reference service) reaches none of them."""
+    subnets = _tier_cidrs(architecture, tier)
+    violations = []
+    for pod in pods:
+        name = service_name(pod)
+        service = architecture.services.get(name) if name else None  # type: ignore[call-overload]
+        needs = bool(service is not None and service.aws_permissions)
+        for cidr in subnets:
+            allowed = direction_allows(manifests, pod, "Egress", Peer(ip=cidr), "TCP", port, None)
+            if needs and not allowed:
+                violations.append(
+                    Violation(
+                        pod.address,
+                        f"egress to {cidr} ({tier} subnet)",
+                        f"{port}/TCP (the AWS APIs behind the interface endpoints)",
+                        "blocked",
+                    )
+                )
+            elif allowed and not needs:
+                violations.append(
+                    Violation(
+                        pod.address,
+                        f"egress to {cidr} ({tier} subnet)",
+                        "blocked (the service has no AWS permissions)",
+                        f"{port}/TCP allowed",
+                    )
+                )
+    fail_if(violations, f"{port}/TCP egress to the {tier} subnets differs from the services' AWS permissions")
 
 
 # -------------------------------------------------------------------------------------------------- autoscaling
