@@ -3,6 +3,10 @@ Feature: Security groups with least privilege, no SSH, TLS at the edge
   Databases accept only the worker nodes on their own port; only the load balancer is open to the internet, on 443
   (and 80 for the redirect); no rule anywhere allows SSH; the bastion is reached through SSM Session Manager only;
   the public domain has a DNS-validated certificate so that all external traffic is TLS.
+  AWS API calls stay inside the VPC: an interface endpoint per service, in the endpoint subnets only (a tier that
+  holds nothing else, so the pods' NetworkPolicies can allow 443 to it without allowing it to any pod or node),
+  reachable on 443 from the application subnets, where every caller (node, pod, Fargate pod) lives, and from
+  nowhere else.
 
   Background:
     Given the infrastructure of the environment
@@ -43,6 +47,10 @@ Feature: Security groups with least privilege, no SSH, TLS at the edge
     Then every default security group has no ingress and no egress rule
 
   @REQ-NETSEC-008 @seed:networking
-  Scenario: AWS APIs are reached through VPC endpoints, not the internet
+  Scenario: AWS APIs are reached through VPC endpoints in subnets of their own, not the internet
     Then the VPC has an endpoint for every reference service
-    And every interface endpoint has private DNS enabled and sits in the "app" subnets
+    And every interface endpoint has private DNS enabled and sits in the "endpoint" subnets
+
+  @REQ-NETSEC-009 @seed:networking
+  Scenario: The interface endpoints accept HTTPS from the application subnets only
+    Then every security group of an interface endpoint admits only 443/TCP, from exactly the "app" subnets

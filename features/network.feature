@@ -3,6 +3,9 @@ Feature: Network layout across three availability zones
   The VPC is 10.0.0.0/16 with three subnet tiers in each of three availability zones: public subnets for load
   balancers and NAT gateways, private application subnets for worker nodes and pods, and private database subnets.
   Only the public tier routes to the internet directly; applications leave through NAT; databases have no route out.
+  A fourth, small tier holds the interface VPC endpoints and nothing else, so that the AWS APIs have addresses of
+  their own: a pod's permission to call them (443 to the endpoint subnets) then opens no path to any pod or node,
+  which all live in the application subnets. Endpoints only answer connections, so that tier has no route out either.
 
   Background:
     Given the infrastructure of the environment
@@ -40,3 +43,10 @@ Feature: Network layout across three availability zones
     Then every "public" subnet routes 0.0.0.0/0 to an internet gateway
     And every "app" subnet routes 0.0.0.0/0 to a NAT gateway
     And no "data" subnet has a route to an internet gateway or a NAT gateway
+
+  @REQ-NET-007 @seed:networking
+  Scenario: Endpoint subnets, one per availability zone, with no route out of the VPC
+    Then the "endpoint" subnets have exactly the CIDR blocks "10.0.30.0/27, 10.0.30.32/27, 10.0.30.64/27"
+    And the "endpoint" subnets are in 3 distinct availability zones
+    And no "endpoint" subnet assigns public IP addresses
+    And no "endpoint" subnet has a route to an internet gateway or a NAT gateway

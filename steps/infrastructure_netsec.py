@@ -15,6 +15,7 @@ from conformance.views.irsa import (
     managed_policy_arns,
     role_named,
 )
+from conformance.views.network import tier_of
 from conformance.views.security_groups import OPEN_CIDRS, attached_groups, group_by_role, ingress_rules, role_of
 from reference import Architecture
 
@@ -250,17 +251,91 @@ def vpc_endpoints(infra: Facts, architecture: Architecture) -> None:
     fail_if(violations, "AWS API traffic leaves through the NAT instead of an endpoint")
 
 
-@then(parsers.parse('every interface endpoint has private DNS enabled and sits in the "{tier}" subnets'))
-def interface_endpoints(infra: Facts, tier: str) -> None:
-    interfaces = select(
+def _interface_endpoints(infra: Facts) -> list[Resource]:
+    return select(
         infra, "aws_vpc_endpoint", lambda e: e.get("vpc_endpoint_type") == "Interface", "interface VPC endpoints"
     )
+
+
+def _tier_subnets(infra: Facts, tier: str) -> list[Resource]:
+    return select(infra, "aws_subnet", lambda s: tier_of(s) == tier, f"subnets tagged Tier={tier}")
+
+
+def _subnet_label(subnet: Resource) -> str:
+    return f"{subnet.address} ({subnet.get('cidr_block')}, Tier={tier_of(subnet)})"
+
+
+@then(parsers.parse('every interface endpoint has private DNS enabled and sits in the "{tier}" subnets'))
+def interface_endpoints(infra: Facts, tier: str) -> None:
+    """Private DNS on, and exactly the tier's subnets (one interface per AZ there, none anywhere else)."""
+    interfaces = _interface_endpoints(infra)
     expect_each(interfaces, "private_dns_enabled", True)
-    wanted = {s.address for s in infra.of_type("aws_subnet") if s.tags.get("Tier") == tier}
+    wanted = sorted(_subnet_label(s) for s in _tier_subnets(infra, tier))
 
     def subnets(endpoint: Resource) -> list[str]:
         values = endpoint.get("subnet_ids")
-        resolved = [infra.resolve(v) for v in (values if isinstance(values, list) else [values])]
-        return sorted(r.address if r is not None else "unknown" for r in resolved)
+        found = []
+        for value in values if isinstance(values, list) else [values]:
+            subnet = infra.resolve(value)
+            found.append(_subnet_label(subnet) if subnet is not None else f"unknown subnet {value!s}")
+        return sorted(found)
 
-    expect_each(interfaces, "subnet_ids", f"the {tier} subnets", read=subnets, ok=lambda found: set(found) == wanted)
+    expect_each(
+        interfaces,
+        "subnet_ids",
+        wanted,
+        read=subnets,
+        ok=lambda found: sorted(found) == wanted,
+        summary=f"interface endpoints not in exactly the {tier} subnets",
+    )
+
+
+@then(
+    parsers.parse(
+        'every security group of an interface endpoint admits only {port:d}/TCP, from exactly the "{tier}" subnets'
+    )
+)
+def endpoint_security_groups(infra: Facts, port: int, tier: str) -> None:
+    """Each group on an interface endpoint: every ingress rule is tcp ``port`` from CIDRs of the tier's subnets,
+    and together the rules admit every one of those subnets (else the pods of that AZ lose the AWS APIs)."""
+    interfaces = _interface_endpoints(infra)
+    wanted = sorted({str(s.get("cidr_block")) for s in _tier_subnets(infra, tier)})
+    expected = f"tcp {port} from the {tier} subnets {', '.join(wanted)} only"
+    violations = []
+    groups: dict[str, Resource] = {}
+    for endpoint in interfaces:
+        attached = attached_groups(infra, endpoint.get("security_group_ids"))
+        if not attached:
+            violations.append(Violation(endpoint.address, "security_group_ids", "a security group", "none"))
+        for group in attached:
+            if isinstance(group, Resource):
+                groups[group.address] = group
+            else:
+                violations.append(Violation(endpoint.address, "security_group_ids", "a known security group", group))
+    all_rules = ingress_rules(infra)
+    for address, group in sorted(groups.items()):
+        admitted: set[str] = set()
+        for rule in (r for r in all_rules if r.group is group):
+            good = (
+                rule.protocol == "tcp"
+                and rule.from_port == rule.to_port == port
+                and rule.source_group is None
+                and bool(rule.cidrs)
+                and set(rule.cidrs) <= set(wanted)
+            )
+            if good:
+                admitted.update(rule.cidrs)
+            else:
+                found = f"{rule.protocol} {rule.ports} from {_describe_source(rule)}"
+                violations.append(Violation(rule.address, "ingress", expected, found))
+        missing = [cidr for cidr in wanted if cidr not in admitted]
+        if missing:
+            violations.append(
+                Violation(
+                    address,
+                    f"ingress {port}/TCP",
+                    f"from each of {', '.join(wanted)}",
+                    f"no rule for {', '.join(missing)}",
+                )
+            )
+    fail_if(violations, f"interface endpoints reachable from outside the {tier} subnets, or not from all of them")

@@ -8,6 +8,7 @@ from typing import Any
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 TIERS = {"public": 1, "app": 10, "data": 20}
+ENDPOINT_CIDRS = ["10.0.30.0/27", "10.0.30.32/27", "10.0.30.64/27"]  # one /27 per AZ, as the vpc module carves them
 
 
 def _change(type_: str, name: str, index: Any, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +25,8 @@ def _change(type_: str, name: str, index: Any, after: dict[str, Any], unknown: d
 
 
 def network_plan(nat_azs: list[str] | None = None, tiers: dict[str, int] | None = None) -> dict[str, Any]:
-    """A dev-shaped network: one VPC, three tiers over three AZs, NAT gateways in the given AZs."""
+    """A dev-shaped network: one VPC, three /24 tiers and the endpoint tier over three AZs, NAT gateways in the
+    given AZs."""
     nat_azs = ["us-east-1a"] if nat_azs is None else nat_azs
     tiers = TIERS if tiers is None else tiers
     changes = [
@@ -46,6 +48,14 @@ def network_plan(nat_azs: list[str] | None = None, tiers: dict[str, int] | None 
                 "tags": {"Tier": tier},
             }
             changes.append(_change("aws_subnet", tier, az, after, {"id": True, "vpc_id": True}))
+    for az, cidr in zip(AZS, ENDPOINT_CIDRS, strict=True):
+        after = {
+            "cidr_block": cidr,
+            "availability_zone": az,
+            "map_public_ip_on_launch": False,
+            "tags": {"Tier": "endpoint"},
+        }
+        changes.append(_change("aws_subnet", "endpoint", az, after, {"id": True, "vpc_id": True}))
     for az in nat_azs:
         changes.append(_change("aws_nat_gateway", "this", az, {}, {"id": True, "subnet_id": True}))
     config_resources.append(

@@ -4,11 +4,20 @@ locals {
   tiers = ["public", "app", "data"]
 
   # One /24 per tier per AZ, keyed by AZ name so that adding/removing an AZ never renumbers the others.
-  subnet_cidrs = {
+  tier_subnet_cidrs = {
     for tier in local.tiers : tier => {
       for idx, az in var.azs : az => cidrsubnet(var.vpc_cidr, 8, var.tier_offsets[tier] + idx)
     }
   }
+
+  # The endpoint tier: one /27 per AZ inside the /24 at endpoint_subnet_offset (10.0.30.0/27, .32/27, .64/27).
+  endpoint_block = cidrsubnet(var.vpc_cidr, 8, var.endpoint_subnet_offset)
+  subnet_cidrs = merge(local.tier_subnet_cidrs, {
+    endpoint = { for idx, az in var.azs : az => cidrsubnet(local.endpoint_block, 3, idx) }
+  })
+
+  # The third octets the /24 tiers occupy; the endpoint block must be none of them.
+  tier_octets = flatten([for tier in local.tiers : [for idx, _ in var.azs : var.tier_offsets[tier] + idx]])
 
   # NATs live in the first nat_gateway_count AZs; an app subnet uses the NAT of its own AZ when there is one,
   # else the first one (dev's single NAT).
@@ -87,6 +96,28 @@ resource "aws_subnet" "data" {
   })
 }
 
+# Interface endpoint network interfaces only. Nothing runs here, so the pods' NetworkPolicies can open 443 to these
+# subnets alone instead of to the app subnets, which hold every node and pod.
+resource "aws_subnet" "endpoint" {
+  for_each = local.subnet_cidrs.endpoint
+
+  vpc_id            = aws_vpc.this.id
+  availability_zone = each.key
+  cidr_block        = each.value
+
+  tags = merge(var.tags, {
+    Name = "${var.name}-endpoint-${each.key}"
+    Tier = "endpoint"
+  })
+
+  lifecycle {
+    precondition {
+      condition     = !contains(local.tier_octets, var.endpoint_subnet_offset)
+      error_message = "endpoint_subnet_offset ${var.endpoint_subnet_offset} is the /24 of a public, app or data subnet (third octets ${join(", ", local.tier_octets)}); pick a free one."
+    }
+  }
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # NAT gateways
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,7 +142,7 @@ resource "aws_nat_gateway" "this" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Route tables: one per tier per AZ. public -> IGW, app -> NAT, data -> no route out of the VPC at all.
+# Route tables: one per tier per AZ. public -> IGW, app -> NAT, data and endpoint -> no route out of the VPC at all.
 # ---------------------------------------------------------------------------------------------------------------
 
 resource "aws_route_table" "public" {
@@ -172,6 +203,21 @@ resource "aws_route_table_association" "data" {
   route_table_id = aws_route_table.data[each.key].id
 }
 
+# Endpoint interfaces only answer connections; the VPC's local route carries the replies.
+resource "aws_route_table" "endpoint" {
+  for_each = toset(var.azs)
+
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name}-endpoint-${each.key}", Tier = "endpoint" })
+}
+
+resource "aws_route_table_association" "endpoint" {
+  for_each = aws_subnet.endpoint
+
+  subnet_id      = each.value.id
+  route_table_id = aws_route_table.endpoint[each.key].id
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # VPC endpoints
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,23 +232,30 @@ resource "aws_vpc_endpoint" "s3" {
   tags = merge(var.tags, { Name = "${var.name}-s3" })
 }
 
+# HTTPS from the app subnets only, one rule per subnet: every caller of these APIs (nodes pulling images and
+# shipping logs and metrics, pods getting IRSA credentials and secrets, Fargate pods) lives there. The public and
+# data tiers get nothing: private DNS makes the whole VPC resolve these service names to the endpoints, so an
+# instance added there that needs one of these APIs must be admitted here explicitly (a rule per subnet or group).
 resource "aws_security_group" "endpoints" {
   name        = "${var.name}-vpc-endpoints"
-  description = "Interface VPC endpoints: HTTPS from inside the VPC only"
+  description = "Interface VPC endpoints: HTTPS from the app subnets only"
   vpc_id      = aws_vpc.this.id
 
   tags = merge(var.tags, { Name = "${var.name}-vpc-endpoints" })
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
+  for_each = local.subnet_cidrs.app
+
   security_group_id = aws_security_group.endpoints.id
-  description       = "HTTPS from the VPC"
+  description       = "HTTPS from the app subnet in ${each.key}"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = aws_vpc.this.cidr_block
+  cidr_ipv4         = each.value
 }
 
+# In the endpoint subnets only, one interface per AZ, so that the NetworkPolicies' 443 egress names no pod or node.
 resource "aws_vpc_endpoint" "interface" {
   for_each = var.interface_endpoints
 
@@ -210,7 +263,7 @@ resource "aws_vpc_endpoint" "interface" {
   service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
-  subnet_ids          = [for s in aws_subnet.app : s.id]
+  subnet_ids          = [for s in aws_subnet.endpoint : s.id]
   security_group_ids  = [aws_security_group.endpoints.id]
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })

@@ -24,13 +24,18 @@ output "public_subnet_ids" {
 }
 
 output "app_subnet_ids" {
-  description = "Application subnet IDs keyed by AZ (EKS nodes, Fargate pods, interface endpoints)."
+  description = "Application subnet IDs keyed by AZ (EKS nodes, Fargate pods)."
   value       = { for az, s in aws_subnet.app : az => s.id }
 }
 
 output "data_subnet_ids" {
   description = "Data subnet IDs keyed by AZ (RDS, ElastiCache, DocumentDB); no route leaves the VPC."
   value       = { for az, s in aws_subnet.data : az => s.id }
+}
+
+output "endpoint_subnet_ids" {
+  description = "Endpoint subnet IDs keyed by AZ: the interface VPC endpoints and nothing else; no route leaves the VPC."
+  value       = { for az, s in aws_subnet.endpoint : az => s.id }
 }
 
 output "nat_gateway_ids" {

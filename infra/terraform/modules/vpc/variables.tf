@@ -14,7 +14,7 @@ variable "cluster_name" {
 }
 
 variable "vpc_cidr" {
-  description = "VPC CIDR. Must be a /16: the tiers are carved as /24s at fixed offsets (public .1-.3, app .10-.12, data .20-.22), which gives the seed's 10.0.x.0/24 layout for 10.0.0.0/16."
+  description = "VPC CIDR. Must be a /16: the tiers are carved as /24s at fixed offsets (public .1-.3, app .10-.12, data .20-.22), which gives the seed's 10.0.x.0/24 layout for 10.0.0.0/16, and the endpoint tier as three /27s in the /24 at .30."
   type        = string
   default     = "10.0.0.0/16"
 
@@ -42,6 +42,17 @@ variable "tier_offsets" {
   validation {
     condition     = alltrue([for v in values(var.tier_offsets) : v >= 0 && v <= 250])
     error_message = "tier_offsets values must be between 0 and 250 so that offset + 2 stays inside the /16."
+  }
+}
+
+variable "endpoint_subnet_offset" {
+  description = "Third octet of the /24 that holds the endpoint subnets, one /27 per AZ (AZ i gets the i-th /27: 10.0.30.0/27, 10.0.30.32/27, 10.0.30.64/27 by default). Only the interface VPC endpoints live there; it must not be the /24 of another tier."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.endpoint_subnet_offset >= 0 && var.endpoint_subnet_offset <= 255 && floor(var.endpoint_subnet_offset) == var.endpoint_subnet_offset
+    error_message = "endpoint_subnet_offset must be a whole number between 0 and 255 (a /24 of the /16)."
   }
 }
 
