@@ -241,11 +241,18 @@ class CatalogRepository:
         known = {r["id"] for r in conn.execute("SELECT id FROM products WHERE id = ANY(%s)", [requested]).fetchall()}
         missing = [str(pid) for pid in requested if pid not in known]
         if missing:
-            raise errors.NotFound(f"unknown product(s): {', '.join(missing)}")
+            raise errors.NotFound(
+                f"unknown product(s): {', '.join(missing)}",
+                reason=errors.Reason.UNKNOWN_PRODUCT,
+                metadata={"product_ids": ",".join(missing)},
+            )
         stock = conn.execute("SELECT stock_available FROM products WHERE id = %s", [product_id]).fetchone()
         available = stock["stock_available"] if stock else 0
         raise errors.FailedPrecondition(
-            f"items[{index}]: insufficient stock for product {product_id} (requested {quantity}, available {available})"
+            f"items[{index}]: insufficient stock for product {product_id} "
+            f"(requested {quantity}, available {available})",
+            reason=errors.Reason.OUT_OF_STOCK,
+            metadata={"product_id": str(product_id), "requested": str(quantity), "available": str(available)},
         )
 
     def _replay_reservation(self, conn: Conn, reservation_id: uuid.UUID, fingerprint: str) -> domain.Reservation:

@@ -54,8 +54,8 @@ def _context_code(context: grpc.ServicerContext) -> grpc.StatusCode:
 
 class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Outermost interceptor: span per RPC (parented on the caller's traceparent), Prometheus metrics, and the
-    mapping of :class:`errors.ShopError` to status codes. Unexpected exceptions become INTERNAL with a generic
-    message (details go to the log, not to the caller)."""
+    mapping of :class:`errors.ShopError` to status codes (its reason, if any, as the status's ErrorInfo).
+    Unexpected exceptions become INTERNAL with a generic message (details go to the log, not to the caller)."""
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -123,6 +123,8 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if isinstance(exc, errors.ShopError):
             span.set_status(Status(StatusCode.ERROR, exc.code.name))
             self._observe_error(method, exc.code)
+            if exc.reason:
+                context.abort_with_status(errors.status_with_reason(exc.code, exc.message, exc.reason, exc.metadata))
             context.abort(exc.code, exc.message)
         code = _context_code(context)
         if code != grpc.StatusCode.OK:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
+from services.common.errors import ErrorReason, Reason, reason_of
 from services.common.server import ShopServer
 from services.protos.gen.shop.catalog.v1 import catalog_pb2 as pb
 from services.protos.gen.shop.catalog.v1 import catalog_pb2_grpc
@@ -164,9 +165,15 @@ def test_bad_input_gets_clear_errors_and_writes_nothing(stub: Stub) -> None:
     e = _err(_reserve, stub, tenant, [(a.id, 2), (b.id, 5)], rid=rid)
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "insufficient stock" in e.details()
+    # Why, for programs (orders passes it on): ErrorInfo reason and metadata, not the message.
+    assert reason_of(e) == ErrorReason(Reason.OUT_OF_STOCK, {"product_id": b.id, "requested": "5", "available": "1"})
     rid2 = str(uuid.uuid4())
-    e = _err(_reserve, stub, tenant, [(a.id, 2), (str(uuid.uuid4()), 1)], rid=rid2)
+    ghost = str(uuid.uuid4())
+    e = _err(_reserve, stub, tenant, [(a.id, 2), (ghost, 1)], rid=rid2)
     assert e.code() == grpc.StatusCode.NOT_FOUND
+    assert reason_of(e) == ErrorReason(Reason.UNKNOWN_PRODUCT, {"product_ids": ghost})
+    # Refusals that are not one of the documented reasons carry none.
+    assert reason_of(_err(_reserve, stub, tenant, [(a.id, -1)])) is None
     for pid, stock in ((a.id, 5), (b.id, 1)):
         assert (
             stub.GetProduct(pb.GetProductRequest(product_id=pid), metadata=md(tenant), timeout=10).stock_available
