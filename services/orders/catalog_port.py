@@ -11,10 +11,12 @@ from typing import Protocol
 
 import grpc
 
-from services.orders.domain.errors import DependencyUnavailable, InvalidArgument, NotFound, OutOfStock
+from services.common.errors import reason_of
+from services.orders.domain.errors import DependencyUnavailable, InvalidArgument, OutOfStock, UnknownProducts
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 TENANT_METADATA = "x-tenant-id"
+CATALOG = "catalog"  # the dependency named by the DEPENDENCY_UNAVAILABLE reason when catalog cannot be reached
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class GrpcCatalog:
                 if exc.code() not in _TRANSIENT:
                     raise
         assert last is not None
-        raise DependencyUnavailable(f"catalog unavailable for {name}: {last.code().name}") from last
+        raise DependencyUnavailable(f"catalog unavailable for {name}: {last.code().name}", dependency=CATALOG) from last
 
     def reserve(self, tenant_id: str, reservation_id: str, items: list[tuple[str, int]]) -> dict[str, ProductInfo]:
         req = catalog_pb2.ReserveStockRequest(
@@ -80,13 +82,18 @@ class GrpcCatalog:
         try:
             resp = self._call("ReserveStock", req, tenant_id)
         except grpc.RpcError as exc:
+            # Catalog's contract says what each code of ReserveStock means; its reason (OUT_OF_STOCK,
+            # UNKNOWN_PRODUCT, with their metadata) is passed on as it came, the class's own reason otherwise.
+            why = reason_of(exc)
+            reason, metadata = (why.reason, why.metadata) if why is not None else (None, None)
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                raise OutOfStock(f"not enough stock: {exc.details()}") from exc
+                raise OutOfStock(f"not enough stock: {exc.details()}", reason=reason, metadata=metadata) from exc
             if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(exc.details() or "unknown product(s)") from exc  # "unknown product(s): <ids>"
+                details = exc.details() or "unknown product(s)"  # "unknown product(s): <ids>"
+                raise UnknownProducts(details, reason=reason, metadata=metadata) from exc
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidArgument(f"catalog rejected the reservation: {exc.details()}") from exc
-            raise DependencyUnavailable(f"catalog ReserveStock failed: {exc.code().name}") from exc
+            raise DependencyUnavailable(f"catalog ReserveStock failed: {exc.code().name}", dependency=CATALOG) from exc
         assert isinstance(resp, catalog_pb2.Reservation)
         return {
             p.product_id: ProductInfo(p.product_id, p.sku, p.name, int(p.unit_price.units_minor), p.unit_price.currency)
@@ -99,7 +106,9 @@ class GrpcCatalog:
                 "CommitReservations", catalog_pb2.CommitReservationsRequest(reservation_ids=reservation_ids), tenant_id
             )
         except grpc.RpcError as exc:
-            raise DependencyUnavailable(f"catalog CommitReservations failed: {exc.code().name}") from exc
+            raise DependencyUnavailable(
+                f"catalog CommitReservations failed: {exc.code().name}", dependency=CATALOG
+            ) from exc
         assert isinstance(resp, catalog_pb2.CommitReservationsResponse)
         return set(resp.committed), {f.reservation_id: f.detail for f in resp.failed}
 
@@ -115,4 +124,6 @@ class GrpcCatalog:
                 return  # never reserved (crash before ReserveStock): nothing to give back
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise ReservationGone(exc.details() or "reservation already committed") from exc
-            raise DependencyUnavailable(f"catalog ReleaseReservation failed: {exc.code().name}") from exc
+            raise DependencyUnavailable(
+                f"catalog ReleaseReservation failed: {exc.code().name}", dependency=CATALOG
+            ) from exc

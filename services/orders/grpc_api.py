@@ -1,4 +1,4 @@
-"""gRPC edge of orders: shop.orders.v1 messages <-> domain, domain errors -> status codes.
+"""gRPC edge of orders: shop.orders.v1 messages <-> domain, domain errors -> status codes and reasons.
 
 Domain errors are re-raised as services.common errors, which the common ObservabilityInterceptor turns into
 the status code (and counts); so no handler calls ``context.abort`` itself.
@@ -36,6 +36,14 @@ _CODES: dict[type[dom.OrderError], grpc.StatusCode] = {
     dom.DependencyUnavailable: grpc.StatusCode.UNAVAILABLE,
     dom.PlacementInProgress: grpc.StatusCode.ABORTED,
 }
+# Why, for programs (services/common/errors.py Reason): sent with the code as the status's ErrorInfo. An error that
+# carries a reason of its own (catalog's, passed on) sends that one instead.
+_REASONS: dict[type[dom.OrderError], common_errors.Reason] = {
+    dom.UnknownProducts: common_errors.Reason.UNKNOWN_PRODUCT,
+    dom.MixedCurrencies: common_errors.Reason.MIXED_CURRENCIES,
+    dom.OutOfStock: common_errors.Reason.OUT_OF_STOCK,
+    dom.IdempotencyConflict: common_errors.Reason.IDEMPOTENCY_KEY_REUSED,
+}
 _STATUS_TO_PB = {s: orders_pb2.OrderStatus.Value(s.value) for s in OrderStatus}
 _ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
 # Trailing metadata of PlaceOrder when the idempotency key was already used with the same request.
@@ -49,11 +57,25 @@ def status_code_for(exc: dom.OrderError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def reason_for(exc: dom.OrderError) -> str | None:
+    if exc.reason:
+        return exc.reason
+    if isinstance(exc, dom.DependencyUnavailable):
+        # Only an outage behind orders (catalog): orders' own (its store) is orders failing, told by the code alone.
+        return common_errors.Reason.DEPENDENCY_UNAVAILABLE if exc.dependency else None
+    for cls in type(exc).__mro__:
+        if cls in _REASONS:
+            return _REASONS[cls]
+    return None
+
+
 def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except dom.OrderError as exc:
-        raise common_errors.ShopError(exc.message, status_code_for(exc)) from exc
+        raise common_errors.ShopError(
+            exc.message, status_code_for(exc), reason=reason_for(exc), metadata=exc.metadata
+        ) from exc
 
 
 def _ts(value: datetime) -> Timestamp:

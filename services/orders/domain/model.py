@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from services.orders.domain.errors import InvalidArgument, InvalidTransition
+from services.orders.domain.errors import InvalidArgument, InvalidTransition, MixedCurrencies
 
 
 class OrderStatus(StrEnum):
@@ -209,7 +209,10 @@ class Order:
             raise InvalidArgument("catalog priced other products or quantities than the order holds")
         currencies = {line.currency for line in priced}
         if len(currencies) != 1:
-            raise InvalidArgument("all products of one order must be priced in the same currency")
+            raise MixedCurrencies(
+                "all products of one order must be priced in the same currency",
+                metadata={"currencies": ",".join(sorted(currencies))},
+            )
         currency = currencies.pop()
         if not _CURRENCY_RE.fullmatch(currency):
             raise InvalidArgument(f"catalog returned an invalid currency {currency!r}")

@@ -25,6 +25,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo import MongoClient
 
+from services.common.errors import ErrorReason, Reason, reason_of
 from services.common.server import ShopServer
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.protos.gen.shop.common.v1 import common_pb2
@@ -235,6 +236,31 @@ def test_bad_input_clear_errors_and_nothing_half_written(real_catalog, orders, m
     assert count_orders(mongo_url, orders.database) == 0
     assert held_reservations(db) == held_before
     assert stock_of(cat, A, pid) == 3
+
+
+def test_catalogs_reasons_are_passed_on(real_catalog, orders) -> None:  # type: ignore[no-untyped-def]
+    """Where catalog refuses (unknown product, short stock), orders answers with catalog's reason and metadata."""
+    _, _, cat = real_catalog
+    pid = new_product(cat, A, stock=2)
+    ghost = str(uuid.uuid4())
+    two_lines = pb.PlaceOrderRequest(
+        idempotency_key=f"key-{uuid.uuid4()}",
+        items=[pb.OrderItemRequest(product_id=pid, quantity=1), pb.OrderItemRequest(product_id=ghost, quantity=1)],
+    )
+    expected: list[tuple[pb.PlaceOrderRequest, grpc.StatusCode, ErrorReason]] = [
+        (two_lines, grpc.StatusCode.NOT_FOUND, ErrorReason(Reason.UNKNOWN_PRODUCT, {"product_ids": ghost})),
+        (
+            place_req(pid, 3),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            ErrorReason(Reason.OUT_OF_STOCK, {"product_id": pid, "requested": "3", "available": "2"}),
+        ),
+    ]
+    for request, code, why in expected:
+        with pytest.raises(grpc.RpcError) as info:
+            orders.stub.PlaceOrder(request, metadata=md(A, "alice"), timeout=20)
+        assert info.value.code() == code, info.value.details()
+        assert reason_of(info.value) == why
+    assert stock_of(cat, A, pid) == 2
 
 
 def _spawn_orders(mongo_url: str, catalog_port: int, port: int, database: str, log: Path) -> subprocess.Popen[bytes]:

@@ -15,7 +15,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo import MongoClient
 
+from services.common.errors import ErrorReason, Reason, reason_of
+from services.orders.domain import errors as dom
+from services.orders.grpc_api import reason_for
 from services.protos.gen.shop.orders.v1 import orders_pb2 as pb
+from services.runner.procs import free_port
 from tests.services.orders.conftest import OrdersHandle, md
 from tests.services.orders.fake_catalog import FakeCatalogState
 
@@ -308,3 +312,52 @@ def test_health_not_serving_when_store_is_down(fake_catalog, orders_factory, tmp
         if h is not None:
             h.app.server.stop(0)
         del start
+
+
+# -- why a request was refused: the reason (google.rpc.ErrorInfo), not the message ----------------------------
+
+
+def reason(fn: Callable[[], object]) -> tuple[grpc.StatusCode, ErrorReason | None]:
+    with pytest.raises(grpc.RpcError) as info:
+        fn()
+    return info.value.code(), reason_of(info.value)
+
+
+def test_every_checkout_refusal_carries_its_reason(shop, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    state, h = shop
+    usd = state.add(T1, "mug", 100, 2)
+    eur = state.add(T1, "tee", 900, 5, currency="EUR")
+    unknown = str(uuid.uuid4())
+    # Catalog's ReserveStock refusals, by its contract's codes (this fake sends no reason): orders names them.
+    assert reason(lambda: place(h, T1, "u1", [(usd, 1), (unknown, 1)])) == (
+        grpc.StatusCode.NOT_FOUND,
+        ErrorReason(Reason.UNKNOWN_PRODUCT),
+    )
+    assert reason(lambda: place(h, T1, "u1", [(usd, 3)])) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        ErrorReason(Reason.OUT_OF_STOCK),
+    )
+    assert reason(lambda: place(h, T1, "u1", [(usd, 1), (eur, 1)])) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ErrorReason(Reason.MIXED_CURRENCIES, {"currencies": "EUR,USD"}),
+    )
+    k = key()
+    place(h, T1, "u1", [(usd, 1)], k)
+    assert reason(lambda: place(h, T1, "u1", [(eur, 1)], k)) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        ErrorReason(Reason.IDEMPOTENCY_KEY_REUSED),
+    )
+    # Other refusals carry no reason: a caller maps them by their code.
+    assert reason(lambda: place(h, T1, "u1", [(usd, 0)])) == (grpc.StatusCode.INVALID_ARGUMENT, None)
+    missing = pb.GetOrderRequest(order_id=str(uuid.uuid4()))
+    assert reason(lambda: h.stub.GetOrder(missing, metadata=md(T1, "u1"))) == (grpc.StatusCode.NOT_FOUND, None)
+    # orders' own outage (its store) is not a dependency's: no reason, the caller counts it against orders.
+    assert reason_for(dom.DependencyUnavailable("order store unavailable")) is None
+    assert count_orders(mongo_url, h) == 1
+
+
+def test_catalog_down_is_unavailable_with_the_dependency_named(orders_factory) -> None:  # type: ignore[no-untyped-def]
+    h = orders_factory(f"127.0.0.1:{free_port()}")  # nothing listens there
+    code, why = reason(lambda: place(h, T1, "u1", [(str(uuid.uuid4()), 1)]))
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert why == ErrorReason(Reason.DEPENDENCY_UNAVAILABLE, {"dependency": "catalog"})
