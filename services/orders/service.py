@@ -6,7 +6,8 @@ PlaceOrder, step by step (why this order: idempotency first, compensation for ev
 2. insert the order as a RESERVING *claim* (the requested lines, unpriced): the unique index lets exactly one
    of N concurrent requests with the same key win. A loser looks up (tenant, user, idempotency_key): a PLACED
    order with the same fingerprint is returned as is (finishing its stock commit if a crash interrupted it),
-   another fingerprint is ALREADY_EXISTS, a claim in progress is waited for;
+   another fingerprint is ALREADY_EXISTS, a claim in progress is waited for (an empty currency and the currency
+   the order is placed in are the same request: fingerprint.same_request);
 3. ReserveStock in catalog with reservation_id = order id (idempotent there): it takes the stock and answers
    with each product's price, read by the same update; unknown products are NOT_FOUND, short stock
    FAILED_PRECONDITION. On failure, or prices the order cannot take (mixed currencies, not the currency asked
@@ -43,7 +44,7 @@ from services.orders.domain.errors import (
     PermissionDenied,
     PlacementInProgress,
 )
-from services.orders.domain.fingerprint import request_fingerprint
+from services.orders.domain.fingerprint import request_fingerprint, same_request
 from services.orders.domain.model import (
     AuditRecord,
     LineRequest,
@@ -152,9 +153,10 @@ class OrdersService:
                 return self._reserve_and_place(claim, currency), False
             existing = self.repo.get_by_idempotency_key(caller.tenant_id, user, key)
             if existing is not None:
-                if existing.request_fingerprint != fingerprint:
+                same = same_request(existing, lines, currency, address)
+                if same is False:
                     raise IdempotencyConflict("idempotency_key was already used for a different order; use a new key")
-                if existing.placement == Placement.PLACED:
+                if same and existing.placement == Placement.PLACED:
                     return self._finish(existing), True
                 if existing.updated_at < self.clock() - self.claim_ttl:
                     self._abandon_claim(existing)

@@ -18,6 +18,7 @@ from pymongo import MongoClient
 from services.common.errors import ErrorReason, Reason, reason_of
 from services.orders.domain import errors as dom
 from services.orders.grpc_api import reason_for
+from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2 as pb
 from services.runner.procs import free_port
 from tests.services.orders.conftest import OrdersHandle, md
@@ -323,6 +324,16 @@ def reason(fn: Callable[[], object]) -> tuple[grpc.StatusCode, ErrorReason | Non
     return info.value.code(), reason_of(info.value)
 
 
+def place_in(h: OrdersHandle, items: list[tuple[str, int]], k: str, currency: str, city: str = "Oslo") -> pb.Order:
+    req = pb.PlaceOrderRequest(
+        idempotency_key=k,
+        items=[pb.OrderItemRequest(product_id=p, quantity=q) for p, q in items],
+        currency=currency,
+        shipping_address=common_pb2.Address(name="A", line1="1 Road", city=city, postal_code="0150", country="NO"),
+    )
+    return h.stub.PlaceOrder(req, metadata=md(T1, "u1"), timeout=20)
+
+
 def test_every_checkout_refusal_carries_its_reason(shop, mongo_url) -> None:  # type: ignore[no-untyped-def]
     state, h = shop
     usd = state.add(T1, "mug", 100, 2)
@@ -361,3 +372,25 @@ def test_catalog_down_is_unavailable_with_the_dependency_named(orders_factory) -
     code, why = reason(lambda: place(h, T1, "u1", [(str(uuid.uuid4()), 1)]))
     assert code == grpc.StatusCode.UNAVAILABLE
     assert why == ErrorReason(Reason.DEPENDENCY_UNAVAILABLE, {"dependency": "catalog"})
+
+
+def test_an_empty_currency_and_the_orders_currency_are_the_same_request(shop) -> None:  # type: ignore[no-untyped-def]
+    """Older clients named the currency they read from catalog; the gateway now sends "" (the prices' currency).
+
+    A retry with the same key by a client of the other kind (during a rolling deploy) is a replay, not a conflict.
+    """
+    state, h = shop
+    mug = state.add(T1, "mug", 100, 10)
+    k1, k2 = key(), key()
+    named = place_in(h, [(mug, 1)], k1, "USD")
+    assert place_in(h, [(mug, 1)], k1, "") == named
+    left = place_in(h, [(mug, 2)], k2, "")
+    assert place_in(h, [(mug, 2)], k2, "usd") == left  # upper-cased like any currency
+    for other_request in (
+        lambda: place_in(h, [(mug, 1)], k1, "EUR"),  # a currency the order is not in
+        lambda: place_in(h, [(mug, 2)], k2, "EUR"),
+        lambda: place_in(h, [(mug, 3)], k2, ""),  # other lines
+        lambda: place_in(h, [(mug, 2)], k2, "USD", city="Bergen"),  # another address
+    ):
+        assert reason(other_request)[0] == grpc.StatusCode.ALREADY_EXISTS
+    assert state.products[(T1, mug)].stock == 7
