@@ -2,8 +2,10 @@
 
 Retries (tenacity, exponential backoff with jitter) are used ONLY for idempotent reads: replaying a write such as
 PlaceOrder after an ambiguous failure is the caller's decision (it holds the idempotency key), not the
-transport's. Every call passes through the dependency's circuit breaker; an UNAVAILABLE with which a dependency
-reports the outage of a service behind it (orders saying catalog is down) does not count against the dependency.
+transport's. Every call passes through the dependency's circuit breaker; a refusal with which a dependency reports
+the outage of a service behind it (orders' reason DEPENDENCY_UNAVAILABLE, dependency=catalog) does not count
+against the dependency. A refusal's reason (services/common/errors.py Reason) rides on the problem raised, for the
+routes that map it (checkout); without one a refusal is mapped by its gRPC code alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from services.common import tracing
+from services.common.errors import ErrorReason, Reason, reason_of
 from services.gateway import budget, metrics
 from services.gateway.breaker import CircuitBreaker, CircuitOpenError
 from services.gateway.problems import ApiProblem, from_grpc, unavailable
@@ -87,9 +90,9 @@ class Backend:
         downstream: Sequence[str] = (),
     ) -> None:
         self.name = name
-        # Services this one calls and names first in the message of an UNAVAILABLE caused by their outage
-        # (services/orders/catalog_port.py: "catalog unavailable for ReserveStock: UNAVAILABLE", "catalog ... failed").
-        self._downstream_prefixes = tuple(f"{d} " for d in downstream)
+        # Services this one calls, whose outage it reports with the reason DEPENDENCY_UNAVAILABLE naming them
+        # (services/orders/catalog_port.py CATALOG). Any other dependency it names is its own part (its store).
+        self.downstream = frozenset(downstream)
         self.address = address
         self.breaker = breaker
         self.read_timeout = read_timeout
@@ -134,12 +137,13 @@ class Backend:
                 sink.extend((str(k), str(v)) for k, v in (await call.trailing_metadata() or ()))
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
+            reason = reason_of(exc)
             metrics.BACKEND_CALLS.labels(self.name, method, code.name).inc()
-            if code in DEPENDENCY_FAILURES and not self._downstream_outage(code, exc.details()):
+            if code in DEPENDENCY_FAILURES and self.downstream_outage(reason) is None:
                 self.breaker.record_failure()
             else:
                 self.breaker.release()
-            problem = from_grpc(code, exc.details(), self.name)
+            problem = from_grpc(code, exc.details(), self.name, reason)
             if problem.status >= 500:
                 raise DependencyFailure(
                     problem.status,
@@ -148,6 +152,7 @@ class Backend:
                     problem.detail,
                     headers=problem.headers,
                     extra={**problem.extra, "grpc_code": code.name},
+                    reason=reason,
                 ) from None
             raise problem from None
         except BaseException:
@@ -157,13 +162,17 @@ class Backend:
         metrics.BACKEND_CALLS.labels(self.name, method, "OK").inc()
         return response
 
-    def _downstream_outage(self, code: grpc.StatusCode, details: str | None) -> bool:
-        """Did the dependency answer, reporting that a service behind it is down? Then it is not failing itself.
+    def downstream_outage(self, reason: ErrorReason | None) -> str | None:
+        """The service behind this dependency that it reported down (then it is not failing itself), else None.
 
-        Counting it would open this dependency's breaker during the other service's outage: e.g. catalog down
-        would make every order history read fail fast and checkout blame orders.
+        Counting such a refusal would open this dependency's breaker during the other service's outage: e.g.
+        catalog down would make every order history read fail fast and checkout blame orders. Decided by the
+        refusal's reason only (DEPENDENCY_UNAVAILABLE naming one of ``downstream``), never by its message.
         """
-        return code == grpc.StatusCode.UNAVAILABLE and (details or "").startswith(self._downstream_prefixes)
+        if reason is None or reason.reason != Reason.DEPENDENCY_UNAVAILABLE:
+            return None
+        dependency = reason.metadata.get("dependency", "")
+        return dependency if dependency in self.downstream else None
 
     async def read(self, method: str, request: Any, md: Metadata) -> Any:
         """An idempotent read: retried with backoff on UNAVAILABLE while the budget allows."""

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import tracing
+from services.common.errors import ErrorReason
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://eks-shop.dev/problems/"
@@ -33,6 +34,7 @@ class ApiProblem(Exception):
         field: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        reason: ErrorReason | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -42,6 +44,8 @@ class ApiProblem(Exception):
         self.field = field
         self.headers = headers or {}
         self.extra = extra or {}
+        # Why the backend refused (its status's ErrorInfo), for the route's own mapping; never rendered.
+        self.reason = reason
 
 
 def invalid(field: str, detail: str) -> ApiProblem:
@@ -99,7 +103,10 @@ _PASS_DETAIL = {
 }
 
 
-def from_grpc(code: grpc.StatusCode, details: str | None, dependency: str) -> ApiProblem:
+def from_grpc(
+    code: grpc.StatusCode, details: str | None, dependency: str, reason: ErrorReason | None = None
+) -> ApiProblem:
+    """The generic answer for a backend's status, by its code; ``reason`` rides along for routes that map it."""
     status, kind, title = _GRPC_MAP.get(code, (502, "bad-gateway", "Bad gateway"))
     if code in _PASS_DETAIL and details:
         detail = details[:500]
@@ -109,7 +116,9 @@ def from_grpc(code: grpc.StatusCode, details: str | None, dependency: str) -> Ap
         detail = f"the {dependency} service is temporarily unavailable; please retry shortly"
     else:
         detail = f"the {dependency} service failed; please retry"
-    problem = ApiProblem(status, kind, title, detail, extra={"dependency": dependency} if status >= 500 else None)
+    problem = ApiProblem(
+        status, kind, title, detail, extra={"dependency": dependency} if status >= 500 else None, reason=reason
+    )
     if status == 422 and details and ":" in details:
         field = details.split(":", 1)[0].strip()
         problem.field = field

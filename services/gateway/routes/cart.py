@@ -19,12 +19,14 @@ import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
 
+from services.common.errors import Reason
 from services.gateway import models
 from services.gateway.backends import Backend, DependencyFailure, collect_trailers
 from services.gateway.deps import Gw, OptionalPrincipal, RequiredPrincipal, Tenant, rate_limited
@@ -192,9 +194,6 @@ async def merge_guest_cart(gw: Gateway, tenant: str, user_id: str, session: str 
 # -- checkout --------------------------------------------------------------------------------------------------
 
 
-# Starts of orders' PlaceOrder messages (NOT_FOUND and INVALID_ARGUMENT) for the two cart problems it detects.
-UNKNOWN_PRODUCTS = "unknown product"  # "unknown product(s): <ids>"
-MIXED_CURRENCIES = "priced in the same currency"  # "all products of one order must be priced in the same currency"
 CHECKOUT_DOWN = (
     "checkout is temporarily unavailable because the {dep} service cannot be reached; your cart is kept and "
     "retrying with the same Idempotency-Key is safe"
@@ -273,8 +272,13 @@ async def checkout(
     try:
         order = await gw.orders.write("PlaceOrder", place, md)
     except DependencyFailure as exc:
-        # orders answers UNAVAILABLE for its own outage and for catalog's: name the one that is really down.
-        dep = "orders" if exc.extra.get("grpc_code") == "CIRCUIT_OPEN" or await gw.catalog.healthy(0.3) else "catalog"
+        # orders answers UNAVAILABLE for its own outage and for catalog's: name the one that is really down. orders
+        # names it (reason DEPENDENCY_UNAVAILABLE, dependency=catalog); without a reason (orders down, too slow, its
+        # store down) it is orders, unless catalog does not answer its health check either.
+        dep = gw.orders.downstream_outage(exc.reason)
+        if dep is None:
+            open_circuit = exc.extra.get("grpc_code") == "CIRCUIT_OPEN"
+            dep = "orders" if open_circuit or await gw.catalog.healthy(0.3) else "catalog"
         raise ApiProblem(
             exc.status,
             exc.kind,
@@ -284,21 +288,10 @@ async def checkout(
             extra={"dependency": dep},
         ) from None
     except ApiProblem as exc:
-        # Orders now makes the two cart checks the gateway used to make itself: keep the answers clients already know
-        # (a cart line no longer sold is a conflict with the cart, not a missing resource of this URL).
-        if exc.status == 404 and exc.detail.startswith(UNKNOWN_PRODUCTS):
-            raise ApiProblem(
-                409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first"
-            ) from None
-        if exc.status == 422 and MIXED_CURRENCIES in exc.detail:
-            raise invalid("cart", "holds products priced in different currencies") from None
-        if exc.status == 409 and "stock" in exc.detail.lower():
-            exc.kind, exc.title = "out-of-stock", "Not enough stock"
-        elif exc.status == 409 and "idempotency_key" in exc.detail:
-            # orders' ALREADY_EXISTS: the key was used for another request (no gateway record to say so first).
-            exc.kind = "idempotency-conflict"
-            exc.detail = "this Idempotency-Key was already used for a different cart or address"
-        raise
+        refusal = _CHECKOUT_REFUSALS.get(exc.reason.reason) if exc.reason is not None else None
+        if refusal is None:
+            raise  # no reason (or none of checkout's): the generic answer for orders' gRPC code
+        raise refusal(exc) from None
     if (REPLAYED_METADATA, "true") in trailers:
         # The key's order already existed: the cart (possibly refilled since) is left as it is.
         return JSONResponse(models.order_json(order), status_code=200, headers={"Idempotent-Replayed": "true"})
@@ -315,6 +308,22 @@ async def checkout(
         with contextlib.suppress(RedisDown):
             await gw.store.run(finish)
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
+
+
+# Orders' refusals of PlaceOrder, by their reason (services/common/errors.py Reason), never by their message: the
+# answers clients already know. Orders makes the two cart checks the gateway used to make itself (a cart line no
+# longer sold is a conflict with the cart, not a missing resource of this URL); ALREADY_EXISTS is the key used for
+# another request (no gateway record to say so first); the stock message (which line, how many left) is passed on.
+_CHECKOUT_REFUSALS: dict[str, Callable[[ApiProblem], ApiProblem]] = {
+    Reason.UNKNOWN_PRODUCT: lambda _: ApiProblem(
+        409, "conflict", "Conflict", "a product in the cart is no longer sold; remove it first"
+    ),
+    Reason.MIXED_CURRENCIES: lambda _: invalid("cart", "holds products priced in different currencies"),
+    Reason.OUT_OF_STOCK: lambda exc: ApiProblem(409, "out-of-stock", "Not enough stock", exc.detail),
+    Reason.IDEMPOTENCY_KEY_REUSED: lambda _: ApiProblem(
+        409, "idempotency-conflict", "Conflict", "this Idempotency-Key was already used for a different cart or address"
+    ),
+}
 
 
 def _body_items(lines: list[models.CheckoutItem]) -> dict[str, int]:

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.common.errors import ErrorReason, Reason
 from services.gateway.backends import Backend, DependencyFailure
 from services.gateway.breaker import CircuitBreaker, CircuitOpenError, State
 from services.gateway.cache import CatalogCache, cache_keys, prefetch
@@ -476,22 +476,25 @@ def test_remembered_tokens_are_bounded_least_recently_used_first(monkeypatch: py
 
 
 def test_a_dependency_reporting_the_outage_behind_it_is_not_failing_itself() -> None:
-    async def verdicts() -> list[bool]:
+    """Decided by the refusal's reason (DEPENDENCY_UNAVAILABLE naming a service behind it), not by its message."""
+    down = Reason.DEPENDENCY_UNAVAILABLE
+
+    async def verdicts() -> list[str | None]:
         orders = Backend("orders", "127.0.0.1:1", CircuitBreaker("orders"), read_timeout=1, write_timeout=1)
         relaying = Backend(
             "orders", "127.0.0.1:1", CircuitBreaker("orders"), read_timeout=1, write_timeout=1, downstream=["catalog"]
         )
-        unavailable, deadline = grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED
         try:
             return [
-                relaying._downstream_outage(unavailable, "catalog unavailable for ReserveStock: UNAVAILABLE"),
-                relaying._downstream_outage(unavailable, "order store unavailable; nothing was charged"),
-                relaying._downstream_outage(unavailable, None),
-                relaying._downstream_outage(deadline, "catalog unavailable for ReserveStock: UNAVAILABLE"),
-                orders._downstream_outage(unavailable, "catalog unavailable for ReserveStock: UNAVAILABLE"),
+                relaying.downstream_outage(ErrorReason(down, {"dependency": "catalog"})),
+                relaying.downstream_outage(ErrorReason(down, {"dependency": "orders-store"})),  # its own part
+                relaying.downstream_outage(ErrorReason(down, {})),
+                relaying.downstream_outage(ErrorReason(Reason.OUT_OF_STOCK, {"dependency": "catalog"})),
+                relaying.downstream_outage(None),  # no reason, whatever the message says
+                orders.downstream_outage(ErrorReason(down, {"dependency": "catalog"})),
             ]
         finally:
             await orders.close()
             await relaying.close()
 
-    assert run(verdicts) == [True, False, False, False, False]
+    assert run(verdicts) == ["catalog", None, None, None, None, None]
