@@ -9,8 +9,11 @@ A token that passed those checks is remembered (a bounded LRU keyed by the exact
 ECDSA verify and PyJWT's claim checks cost ~0.25 ms of CPU on every authenticated request (~1 us once remembered)
 and a client sends the same token for its whole lifetime. What is remembered is only what cannot change (the
 signature was good, the fixed claims); every use still checks expiry, not-before and issued-at (same leeway) and
-the storefront, and the whole cache is dropped whenever the JWKS is reloaded, so a token never outlives its key.
-Any other string, a tampered copy included, is a different key and goes through the full verification.
+the storefront, and that the key the token was verified with is still the JWKS's key for its ``kid``, so a token
+never outlives its key. A reload keeps the key object of every JWK that did not change, so only the tokens of a
+key that left the JWKS (or changed under its kid) are verified again: a reload forced by junk tokens with made-up
+kids does not flush what is remembered. Any other string, a tampered copy included, is a different key and goes
+through the full verification.
 """
 
 from __future__ import annotations
@@ -64,12 +67,11 @@ class JwksCache:
         self.min_refresh_interval = min_refresh_interval
         self._clock = clock
         self._keys: dict[str, Any] = {}
+        self._jwks: dict[str, str] = {}  # kid -> the JWK as loaded (canonical JSON): is a reloaded key the same?
         self._loaded_at: float | None = None
         self._last_attempt = -1e18
         self._lock = asyncio.Lock()
         self.fetch_count = 0
-        # Bumped on every successful load: whatever was verified with the previous key set must be verified again.
-        self.generation = 0
         self._failed = False
 
     async def _refresh(self, *, forced: bool) -> None:
@@ -88,13 +90,17 @@ class JwksCache:
                 return  # keep serving with the keys we have
             self._failed = False
             keys: dict[str, Any] = {}
+            jwks: dict[str, str] = {}
             for jwk in json.loads(document).get("keys", []):
                 if jwk.get("kty") != "EC" or jwk.get("alg", ALGORITHM) != ALGORITHM or not jwk.get("kid"):
                     continue
-                keys[str(jwk["kid"])] = jwt.PyJWK.from_dict(jwk, algorithm=ALGORITHM).key
-            self._keys = keys
+                kid = str(jwk["kid"])
+                jwks[kid] = json.dumps(jwk, sort_keys=True)
+                # An unchanged JWK keeps its key object: what was verified with it stays valid (TokenVerifier).
+                same = self._jwks.get(kid) == jwks[kid]
+                keys[kid] = self._keys[kid] if same else jwt.PyJWK.from_dict(jwk, algorithm=ALGORITHM).key
+            self._keys, self._jwks = keys, jwks
             self._loaded_at = now
-            self.generation += 1
 
     async def key(self, kid: str) -> Any | None:
         now = self._clock()
@@ -115,6 +121,7 @@ class _Verified:
     """What one successful verification established about a token (its signature and the fixed claims)."""
 
     kid: str
+    key: Any  # the JWKS's key object it was verified with: remembered while the JWKS still holds that very object
     principal: Principal  # tenant is the token's own claim, compared with the storefront on every use
     exp: int
     nbf: int | None
@@ -133,13 +140,7 @@ class TokenVerifier:
         self.cache_size = cache_size
         self._clock = clock  # wall clock, as PyJWT uses for exp/nbf/iat; injectable for tests of the cached path
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
-        self._generation = jwks.generation  # the key set the entries of _verified were verified with
         self.cache_hits = 0
-
-    def _drop_if_keys_changed(self) -> None:
-        if self.jwks.generation != self._generation:
-            self._verified.clear()
-            self._generation = self.jwks.generation
 
     async def verify(self, token: str, tenant: str) -> Principal:
         if len(token) > 4096:
@@ -148,12 +149,12 @@ class TokenVerifier:
         if entry is not None:
             # Still ask for the key: it is a dict read, except when the JWKS is due for its periodic reload, which
             # must keep happening while every token is served from here (else a removed kid would go unnoticed).
-            await self.jwks.key(entry.kid)
-            self._drop_if_keys_changed()
-            if token in self._verified:
+            if await self.jwks.key(entry.kid) is entry.key:
                 self._verified.move_to_end(token)
                 self.cache_hits += 1
                 return self._admit(token, entry, tenant)
+            # Its key left the JWKS (or changed under its kid): forget it, and verify against what the JWKS holds.
+            self._verified.pop(token, None)
         return await self._verify_fully(token, tenant)
 
     def _admit(self, token: str, entry: _Verified, tenant: str) -> Principal:
@@ -202,16 +203,14 @@ class TokenVerifier:
             raise TokenRejected("access token belongs to another storefront")
         role = claims.get("role")
         principal = Principal(str(claims["sub"]), claim_tenant, role if role in ("customer", "admin") else "customer")
-        self._remember(token, kid, principal, claims)
+        self._remember(token, kid, key, principal, claims)
         return principal
 
-    def _remember(self, token: str, kid: str, principal: Principal, claims: dict[str, Any]) -> None:
-        # No await since the key was looked up, so the key set these claims were verified with is the current one.
-        self._drop_if_keys_changed()
+    def _remember(self, token: str, kid: str, key: Any, principal: Principal, claims: dict[str, Any]) -> None:
         nbf = claims.get("nbf")
         # PyJWT accepted these, so int() works (it compared them as int() too).
         self._verified[token] = _Verified(
-            kid, principal, int(claims["exp"]), None if nbf is None else int(nbf), int(claims["iat"])
+            kid, key, principal, int(claims["exp"]), None if nbf is None else int(nbf), int(claims["iat"])
         )
         if len(self._verified) > self.cache_size:
             self._verified.popitem(last=False)

@@ -395,13 +395,13 @@ def test_remembered_token_is_refused_once_its_key_leaves_the_jwks() -> None:
         await verifier.verify(by_kept, "shop-a")
         assert (await verifier.verify(by_old, "shop-a")).user_id == "u1"
         assert verifier.cache_hits == 1
-        # The periodic reload still happens while the token is served from memory, and drops what it knew.
+        # The periodic reload still happens while the token is served from memory, and drops the removed key.
         del keys.keys[old]
         clock.now += 301
         with pytest.raises(TokenRejected, match="unknown key"):
             await verifier.verify(by_old, "shop-a")
         assert keys.fetches == 2
-        assert (await verifier.verify(by_kept, "shop-a")).user_id == "u1"  # verified again with the new set
+        assert (await verifier.verify(by_kept, "shop-a")).user_id == "u1"  # its key is still there
 
     run(scenario)
 
@@ -425,6 +425,57 @@ def test_remembered_token_is_refused_after_a_rotation_removes_its_key() -> None:
         with pytest.raises(TokenRejected, match="unknown key"):
             await verifier.verify(by_old, "shop-a")
         assert verifier.cache_hits == 1
+
+    run(scenario)
+
+
+def test_junk_tokens_with_unknown_kids_do_not_flush_remembered_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each made-up kid forces a JWKS reload (rate-limited); a reload that removes nothing forgets nothing."""
+    keys = KeySet()
+    kid = keys.add()
+    clock = Clock()
+    verifier = TokenVerifier(JwksCache(keys.fetch, ttl=300, min_refresh_interval=5, clock=clock))
+    spy = DecodeSpy(monkeypatch)
+    token = keys.token(kid)
+
+    async def scenario() -> None:
+        await verifier.verify(token, "shop-a")
+        assert (spy.calls, keys.fetches) == (1, 1)
+        for n in range(3):
+            clock.now += 6  # past the refresh interval: every junk token below really reloads the JWKS
+            junk = jwt.encode({"sub": "x"}, keys.keys[kid], algorithm="ES256", headers={"kid": f"made-up-{n}"})
+            with pytest.raises(TokenRejected, match="unknown key"):
+                await verifier.verify(junk, "shop-a")
+            assert keys.fetches == 2 + n
+            assert (await verifier.verify(token, "shop-a")).user_id == "u1"
+        assert (spy.calls, verifier.cache_hits) == (1, 3)  # never verified again: still remembered
+
+    run(scenario)
+
+
+def test_a_reload_forgets_only_the_tokens_of_keys_that_left_or_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = KeySet()
+    gone, changed, kept = keys.add(), keys.add(), keys.add()
+    clock = Clock()
+    verifier = TokenVerifier(JwksCache(keys.fetch, ttl=300, min_refresh_interval=5, clock=clock))
+    spy = DecodeSpy(monkeypatch)
+    by_gone, by_changed, by_kept = keys.token(gone), keys.token(changed), keys.token(kept)
+
+    async def scenario() -> None:
+        for token in (by_gone, by_changed, by_kept):
+            await verifier.verify(token, "shop-a")
+        assert spy.calls == 3
+        del keys.keys[gone]
+        keys.keys[changed] = ec.generate_private_key(ec.SECP256R1())  # another key under the same kid
+        clock.now += 301  # the periodic reload
+        assert (await verifier.verify(by_kept, "shop-a")).user_id == "u1"
+        assert (spy.calls, keys.fetches) == (3, 2)  # reloaded, and the kept key's token is still remembered
+        with pytest.raises(TokenRejected, match="unknown key"):
+            await verifier.verify(by_gone, "shop-a")
+        with pytest.raises(TokenRejected, match="invalid"):
+            await verifier.verify(by_changed, "shop-a")  # verified again, against the new key: its signature fails
+        assert spy.calls == 4  # by_gone never reached PyJWT (no key), by_changed did
+        assert (await verifier.verify(keys.token(changed), "shop-a")).user_id == "u1"
 
     run(scenario)
 
