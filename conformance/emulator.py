@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,8 +21,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from conformance.outcomes import CheckError
+from services.runner.moto_launcher import MotoStartError, start_moto_server
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def port_open(host: str, port: int) -> bool:
@@ -62,8 +63,14 @@ class Emulator:
             self.process.wait(timeout=5)
 
 
-def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0, shims: bool = False) -> Emulator:
-    """Start moto's server on 127.0.0.1:port and wait until it answers.
+def start_moto(port: int | None, log_dir: Path, timeout_s: float = 30.0, shims: bool = False) -> Emulator:
+    """Start moto's server on 127.0.0.1 and return once *that process* listens and answers.
+
+    ``port=None`` (what private emulators should ask for) lets the launcher choose a free port and move to another
+    one if a different process takes it before moto binds it; a given port that is taken fails at once, naming the
+    other listener. It never accepts another server that happens to answer on the port (see
+    :mod:`services.runner.moto_launcher`, the one launcher shared with the local platform's ``aws`` component).
+    The log of each attempt is ``log_dir/moto-<port>.log``.
 
     With ``shims`` the server is launched through :mod:`conformance.emulator_server`, which patches moto's gaps
     (DocumentDB, ElastiCache members, EKS add-ons...) so that a full ``terraform apply`` succeeds.
@@ -75,49 +82,46 @@ def start_moto(port: int, log_dir: Path, timeout_s: float = 30.0, shims: bool = 
             "the embedded AWS emulator needs moto's server: run `bash scripts/setup.sh` (installs .[emulator])"
         ) from exc
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"moto-{port}.log"
     env = dict(os.environ)
     # AWS managed policies (AmazonSSMManagedInstanceCore, AmazonEKSClusterPolicy...) exist only when loaded at start.
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "conformance.emulator_server" if shims else "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    try:
+        server = start_moto_server(
+            port,
+            lambda chosen: log_dir / f"moto-{chosen}.log",
+            module="conformance.emulator_server" if shims else "moto.server",
             env=env,
-            cwd=Path(__file__).resolve().parent.parent,  # so that `-m conformance.emulator_server` imports
-            start_new_session=True,  # a Ctrl-C in the terminal that started it does not kill a shared emulator
+            cwd=PROJECT_ROOT,  # so that `-m conformance.emulator_server` imports
+            timeout_s=timeout_s,
         )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise CheckError(f"the AWS emulator exited at start (code {process.returncode}); see {log_path}")
-        if answers(endpoint):
-            return Emulator(endpoint, process, log_path)
-        time.sleep(0.2)
-    process.kill()
-    raise CheckError(f"the AWS emulator did not answer at {endpoint} within {timeout_s:.0f}s; see {log_path}")
+    except MotoStartError as exc:
+        raise CheckError(f"the AWS emulator did not start: {exc}") from None
+    return Emulator(server.endpoint, server.process, server.log_path)
+
+
+def any_port(endpoint: str) -> bool:
+    """An endpoint on port 0 asks for a private emulator on whatever free port the launcher finds."""
+    return urlparse(endpoint).port == 0
 
 
 def ensure_emulator(endpoint: str | None, log_dir: Path) -> Emulator:
-    """Use the emulator at ``endpoint`` if one answers; otherwise start the shimmed moto on that endpoint's port."""
+    """Use the emulator at ``endpoint`` if one answers; otherwise start the shimmed moto on that endpoint's port.
+
+    A loopback endpoint on port 0 (``http://127.0.0.1:0``) always starts a private shimmed moto on a free port (the
+    returned ``endpoint`` says which): "pick a free port, then see whether something answers there" would take
+    whatever server grabbed that port in between for an emulator we may use.
+    """
     endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
     parsed = urlparse(endpoint)
+    loopback = parsed.hostname in ("127.0.0.1", "localhost")
+    if loopback and parsed.port == 0:
+        return start_moto(None, log_dir, shims=True)
     # Something listening but slow to answer (LocalStack loading a service on its first request) is not "nothing":
     # starting moto on its port would fail. Give a listener time to answer.
     patience = 15.0 if port_open(parsed.hostname or "127.0.0.1", parsed.port or 4566) else 0.5
     if answers(endpoint, timeout=patience):
         return Emulator(endpoint, None, None)
-    if parsed.hostname not in ("127.0.0.1", "localhost"):
+    if not loopback:
         raise CheckError(
             f"no AWS emulator answers at {endpoint}; only a loopback endpoint can be started here "
             "(start LocalStack with `bash scripts/localstack.sh start`, or unset AWS_ENDPOINT_URL)"

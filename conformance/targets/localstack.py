@@ -109,13 +109,19 @@ class LocalStackTarget(Target):
 
     # --------------------------------------------------------------------------------------------- lifecycle
     def _start_or_find_emulator(self) -> None:
+        if emu.any_port(self.endpoint):
+            # A private emulator on a free port: the workers of one run share the one the first worker started.
+            marker = self._read_marker()
+            if marker.get("emulator_run") == run_id() and marker.get("emulator_endpoint"):
+                self.endpoint = str(marker["emulator_endpoint"])
         started = emu.ensure_emulator(self.endpoint, self.emulator_dir / "logs")
+        self.endpoint = started.endpoint  # the port actually used when the launcher chose it
         if started.process is not None:
             self._started_emulator = True
             self.context.progress(f"started the embedded AWS emulator (moto + shims) at {started.endpoint}")
             emu.write_state(self.emulator_dir, started)
             marker = self._read_marker()
-            marker.update(emulator_run=run_id(), emulator_pid=started.process.pid)
+            marker.update(emulator_run=run_id(), emulator_pid=started.process.pid, emulator_endpoint=started.endpoint)
             self._write_marker(marker)
         # The moto this run started is moto by construction; anything else is asked.
         self.engine = emu.MOTO if started.process is not None else emu.detect_engine(self.endpoint)

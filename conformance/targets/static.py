@@ -11,7 +11,6 @@ from conformance.outcomes import CheckError
 from conformance.plan import load_plan, plan_resources, plan_variables
 from conformance.targets.base import Target, register
 from conformance.terraform import TerraformMissing, TerraformRunner
-from services.runner.procs import free_port
 
 
 @register
@@ -28,8 +27,9 @@ class StaticTarget(Target):
         self.terraform_error: str | None = None
 
     def _start_emulator(self) -> str:
-        # Plans need an API only for data sources; a private emulator keeps parallel runs apart.
-        self._emulator = start_moto(free_port(), self.context.work_dir / "logs")
+        # Plans need an API only for data sources; a private emulator (on a port the launcher picks and proves is
+        # its own) keeps parallel runs apart.
+        self._emulator = start_moto(None, self.context.work_dir / "logs")
         return self._emulator.endpoint
 
     def prepare(self) -> None:

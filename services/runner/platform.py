@@ -178,20 +178,43 @@ def _start_stores(cfg: RunnerConfig, ports: dict[str, int], record: Callable[[Co
         except Exception as exc:
             errors.append(f"postgres: {exc}")
 
-    pg_thread = threading.Thread(target=pg, name="runner-pg")
-    pg_thread.start()
+    def aws() -> None:
+        # The launcher returns once moto itself listens (never another process that took the port meanwhile);
+        # an unpinned port lost to another process is replaced by a free one, hence ports["aws"] is updated.
+        try:
+            cfg.emit("aws", "starting", f"port {ports['aws']}")
+            pinned = bool(cfg.ports.get("aws"))
+            comp = stores.start_aws(
+                cfg.root,
+                ports["aws"],
+                logs / "aws.log",
+                cfg.python,
+                move_if_taken=not pinned,
+                timeout_s=cfg.store_timeout_s,
+            )
+            ports["aws"] = comp.port
+            record(comp)
+            cfg.emit("aws", "ready", comp.url)
+        except Exception as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=pg, name="runner-pg"), threading.Thread(target=aws, name="runner-aws")]
+    for thread in threads:
+        thread.start()
     comps: list[Component] = []
     starters: list[tuple[str, Callable[[], Component]]] = [
         ("redis", lambda: stores.start_redis(cfg.root, ports["redis"], logs / "redis.log")),
         ("mongo", lambda: stores.start_mongo(cfg.root, ports["mongo"], logs / "mongo.log")),
-        ("aws", lambda: stores.start_aws(cfg.root, ports["aws"], logs / "aws.log", cfg.python)),
     ]
-    for name, starter in starters:
-        cfg.emit(name, "starting", f"port {ports[name]}")
-        comp = starter()
-        record(comp)
-        comps.append(comp)
-    pg_thread.join()
+    try:
+        for name, starter in starters:
+            cfg.emit(name, "starting", f"port {ports[name]}")
+            comp = starter()
+            record(comp)
+            comps.append(comp)
+    finally:
+        for thread in threads:  # before a failure unwinds: what they started is recorded, so `down` stops it
+            thread.join()
     if errors:
         raise RunnerError("; ".join(errors) + f" (logs in {logs})")
     for comp in comps:

@@ -13,10 +13,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
 def free_port() -> int:
+    """A port nobody listens on *now*. It is not reserved: the probe socket is closed before the caller's server
+    binds it, and another process may take it meanwhile. A server started on it must prove that it got the port
+    (``moto_launcher`` checks that the listener is its own child) rather than trust whatever answers there."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -123,3 +127,93 @@ def wait_port_free(port: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return not is_listening(port)
+
+
+# --- who listens on a port (Linux: the kernel's socket tables) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A TCP socket in LISTEN state: its local address ("127.0.0.1:4566", "[::]:4566") and its socket inode."""
+
+    address: str
+    inode: int
+
+
+def _decode_address(hex_address: str) -> str:
+    # /proc/net/tcp{,6} print addresses as 32-bit words in host byte order (little-endian on x86 and arm64).
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(words) == 4:
+        return socket.inet_ntop(socket.AF_INET, words)
+    return "[" + socket.inet_ntop(socket.AF_INET6, words) + "]"
+
+
+def listeners(port: int) -> list[Listener]:
+    """Every TCP socket listening on ``port`` (any local address, IPv4 and IPv6) in this network namespace."""
+    found: list[Listener] = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 10 or fields[3] != "0A":  # 0A = TCP_LISTEN
+                continue
+            address, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) == port:
+                found.append(Listener(f"{_decode_address(address)}:{port}", int(fields[9])))
+    return found
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets open in process ``pid`` (empty if it is gone or not ours to inspect)."""
+    inodes: set[int] = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """True when process ``pid`` itself holds a socket listening on ``port``: not merely "something answers"."""
+    held = {listener.inode for listener in listeners(port)}
+    return bool(held & socket_inodes(pid))
+
+
+def describe_listeners(port: int) -> str:
+    """Who listens on ``port``, for an error message: "pid 123 (java) on 0.0.0.0:4566".
+
+    Only the pid and the process name: a command line may carry secrets. Processes of other users cannot be
+    inspected without privileges; they are reported as such.
+    """
+    found = listeners(port)
+    if not found:
+        return "no listener now"
+    by_inode: dict[int, list[int]] = {listener.inode: [] for listener in found}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            for inode in socket_inodes(int(entry.name)) & by_inode.keys():
+                by_inode[inode].append(int(entry.name))
+    parts = []
+    for listener in found:
+        owners = by_inode[listener.inode]
+        who = ", ".join(f"pid {pid} ({process_name(pid)})" for pid in owners) or "a process this user cannot inspect"
+        parts.append(f"{who} on {listener.address}")
+    return "; ".join(parts)
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"

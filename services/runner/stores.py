@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from services.runner import binaries, procs
+from services.runner import binaries, moto_launcher, procs
 from services.runner.state import Component
 
 PG_SERVICES = ("catalog", "users")
@@ -242,12 +242,23 @@ def start_mongo(root: Path, port: int, log: Path) -> Component:
 # --- AWS emulator (moto server) ---------------------------------------------------------------------------------
 
 
-def start_aws(root: Path, port: int, log: Path, python: str) -> Component:
+def start_aws(
+    root: Path, port: int, log: Path, python: str, *, move_if_taken: bool = False, timeout_s: float = 30.0
+) -> Component:
+    """moto's server through the project's one launcher; returns once *this* process listens and answers.
+
+    ``move_if_taken``: the port was not pinned by the caller, so one lost to another process (LocalStack, a
+    test's moto) is replaced by a free one; the returned component carries the port actually used.
+    """
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true", "AWS_DEFAULT_REGION": "us-east-1"}
-    proc = procs.spawn([python or sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log, env)
-    return Component(
-        "aws", "emulator", proc.pid, procs.proc_start_ticks(proc.pid), port, str(log), url=f"http://127.0.0.1:{port}"
-    )
+    try:
+        server = moto_launcher.start_moto_server(
+            port, lambda _port: log, python=python, env=env, move_if_taken=move_if_taken, timeout_s=timeout_s
+        )
+    except moto_launcher.MotoStartError as exc:
+        raise RuntimeError(f"aws: {exc}") from None
+    pid = server.process.pid
+    return Component("aws", "emulator", pid, procs.proc_start_ticks(pid), server.port, str(log), url=server.endpoint)
 
 
 def wait_ready(comp: Component, timeout: float) -> None:

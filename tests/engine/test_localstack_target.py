@@ -19,7 +19,6 @@ from conformance.outcomes import NotObservable
 from conformance.plan import load_plan, plan_resources
 from conformance.targets.localstack import LocalStackTarget, tolerable_failures
 from conformance.terraform import TerraformRunner, find_terraform
-from services.runner.procs import free_port
 from tests.engine.live_env import PROJECT_ROOT, context, live_dev, private_work_dir
 
 pytestmark = [
@@ -74,7 +73,7 @@ def _plan(runner: TerraformRunner) -> Path:
 
     def endpoint() -> str:
         nonlocal emulator
-        emulator = start_moto(free_port(), runner.work_dir / "logs")
+        emulator = start_moto(None, runner.work_dir / "logs")
         return emulator.endpoint
 
     try:
@@ -135,11 +134,9 @@ def test_apply_failure_names_the_resource(tmp_path: Path) -> None:
         "  allocated_storage = 20\n  skip_final_snapshot = true\n}\n"
     )
     work = private_work_dir()
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    ctx = context(work, endpoint)
-    ctx.project_root = tmp_path
-    target = LocalStackTarget(ctx)
+    target = LocalStackTarget(context(work, "http://127.0.0.1:0", project_root=tmp_path))  # port 0: its own moto
     target.prepare()
+    endpoint = target.endpoint
     try:
         facts = target.observe()
         message = facts.errors["aws"]

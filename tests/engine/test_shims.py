@@ -8,9 +8,6 @@ Each test first calls plain moto (``python -m moto.server``): if moto starts to 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from conformance.emulator import Emulator, answers, start_moto
-from services.runner.procs import free_port
+from conformance.emulator import Emulator, start_moto
+from services.runner.moto_launcher import start_moto_server
 
 # What plain moto answers for a gap: an AWS error, or an HTML 500 page botocore cannot parse.
 GAP = (ClientError, BotoCoreError, ResponseParserError)
@@ -31,20 +28,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """Stock moto's server, started exactly as its documentation says (no settings, no shims)."""
-    port = free_port()
+    """Stock moto's server, started exactly as its documentation says (no settings, no shims).
+
+    Through the project's one launcher (``python -m moto.server -H 127.0.0.1 -p PORT``), which accepts only its own
+    child as the server: with a bare "wait until the port answers", a gap test could talk to another test's
+    (shimmed) emulator that took the free port first, and pass or fail for the wrong reason.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTO_")}
-    log = tmp_path_factory.mktemp("plain") / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out, env=env
-        )
-    server = Emulator(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 30
-    while not answers(server.endpoint) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    yield server
-    server.stop()
+    log_dir = tmp_path_factory.mktemp("plain")
+    server = start_moto_server(None, lambda port: log_dir / f"moto-{port}.log", env=env)
+    emulator = Emulator(server.endpoint, server.process, server.log_path)
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +50,7 @@ def shimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 def _start(log_dir: Path, shims: bool) -> Emulator:
-    return start_moto(free_port(), log_dir, shims=shims)
+    return start_moto(None, log_dir, shims=shims)
 
 
 def client(server: Emulator, service: str) -> Any:
