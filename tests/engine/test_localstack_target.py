@@ -19,6 +19,7 @@ from conformance.outcomes import NotObservable
 from conformance.plan import load_plan, plan_resources
 from conformance.targets.localstack import LocalStackTarget, tolerable_failures
 from conformance.terraform import TerraformRunner, find_terraform
+from reference.model import load_architecture
 from tests.engine.live_env import PROJECT_ROOT, context, live_dev, private_work_dir
 
 pytestmark = [
@@ -62,7 +63,8 @@ def test_starts_the_emulator_applies_and_reads_every_planned_type() -> None:
     missing = sorted(address for address in planned if address not in live)
     assert missing == [], f"planned but not read back live: {missing}"
     per_type = collections.Counter(planned.values())
-    assert per_type["aws_subnet"] == 9
+    # One subnet per availability zone and tier (public, app, data, endpoint), as the reference describes them.
+    assert per_type["aws_subnet"] == sum(len(cidrs) for cidrs in load_architecture().network.tiers.values())
     assert per_type["aws_iam_role"] == len([r for r in facts.of_type("aws_iam_role") if " (" in r.address])
 
 
