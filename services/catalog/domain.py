@@ -46,10 +46,16 @@ class ReservedProduct:
     currency: str
 
 
+# Reservation states (migrations/0003 lists where each one's stock is). RELEASED, EXPIRED and RETURNED are final:
+# the stock came back to available once and nothing moves it again.
+HELD, COMMITTED, RELEASED, EXPIRED, RETURNED = "HELD", "COMMITTED", "RELEASED", "EXPIRED", "RETURNED"
+GIVEN_BACK = frozenset({RELEASED, EXPIRED, RETURNED})
+
+
 @dataclass(frozen=True)
 class Reservation:
     id: uuid.UUID
-    status: str  # HELD, COMMITTED, RELEASED, EXPIRED
+    status: str  # HELD, COMMITTED, RELEASED, EXPIRED, RETURNED
     items: tuple[tuple[uuid.UUID, int], ...]
     expires_at: datetime
     priced_items: tuple[ReservedProduct, ...] = ()  # ReserveStock's answer only
@@ -60,7 +66,7 @@ class CommitFailure:
     """A reservation CommitReservations could not commit: ``status`` None when it does not exist."""
 
     reservation_id: uuid.UUID
-    status: str | None  # RELEASED, EXPIRED, or HELD past its expiry
+    status: str | None  # RELEASED, EXPIRED, RETURNED, or HELD past its expiry
 
     def error(self) -> errors.ShopError:
         if self.status is None:

@@ -4,6 +4,12 @@ Stock moves only through conditional UPDATEs (``WHERE stock_available >= qty``):
 concurrent writer re-evaluates the condition on the row's newest version after the lock wait, so concurrent
 reservations can never take stock below zero, and a multi-item reservation either takes every item or, by
 raising inside the transaction, none.
+
+Reservations (states and where their stock is: migrations/0003): ReserveStock takes available -> reserved (HELD);
+CommitReservations moves reserved -> committed (COMMITTED: sold, not shipped); three ways give stock back to
+available, each once, because each moves the stock in the transaction that takes the reservation out of the state
+that holds it, under the reservation's row lock: ReleaseReservation (HELD -> RELEASED), the expiry sweeper
+(HELD -> EXPIRED) and ReturnReservation (HELD -> RELEASED or COMMITTED -> RETURNED, see :meth:`return_reservation`).
 """
 
 from __future__ import annotations
@@ -289,7 +295,9 @@ class CatalogRepository:
         One statement does the usual case: the reservations become COMMITTED and the stock of their items moves
         from reserved to committed (summed per product: several reservations may hold the same product, and an
         UPDATE ... FROM applies one joined row per target row). The row locks of the UPDATE serialise it against
-        a concurrent release or sweep. Already COMMITTED ids count as committed (idempotent).
+        a concurrent release, return or sweep: one that got the row first leaves it RELEASED, EXPIRED or RETURNED,
+        which the UPDATE (re-checking ``status = 'HELD'`` on the newest row) then skips and the answer reports as
+        failed. Already COMMITTED ids count as committed (idempotent).
         """
         wanted = list(dict.fromkeys(reservation_ids))
         with self.db.tenant_tx() as conn:
@@ -322,24 +330,70 @@ class CatalogRepository:
         return [rid for rid in wanted if rid in done], failed
 
     def release(self, reservation_id: uuid.UUID) -> domain.Reservation:
+        """HELD -> RELEASED: the compensation of a placement that was never accepted (HELD stock only).
+
+        A COMMITTED reservation is refused: it belongs to an accepted order (a placement thought abandoned may have
+        been accepted meanwhile), and its stock comes back only when that order is cancelled (ReturnReservation).
+        """
         with self.db.tenant_tx() as conn:
             current = self._load_reservation(conn, reservation_id, lock=True)
             if current is None:
                 raise errors.NotFound(f"reservation {reservation_id} not found")
-            if current.status in ("RELEASED", "EXPIRED"):
-                return current
-            if current.status == "COMMITTED":
-                raise errors.FailedPrecondition(f"reservation {reservation_id} is COMMITTED; it cannot be released")
+            if current.status in domain.GIVEN_BACK:
+                return current  # its stock is back already: a retry, or a cancel that returned it
+            if current.status == domain.COMMITTED:
+                raise errors.FailedPrecondition(
+                    f"reservation {reservation_id} is COMMITTED, not HELD: ReleaseReservation gives back held stock "
+                    "only (ReturnReservation gives back the stock of a cancelled order)"
+                )
             self._return_stock(conn, [reservation_id])
             conn.execute(
                 "UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE id = %s", [reservation_id]
             )
-            return domain.Reservation(current.id, "RELEASED", current.items, current.expires_at)
+            return domain.Reservation(current.id, domain.RELEASED, current.items, current.expires_at)
 
-    def _return_stock(self, conn: Conn, reservation_ids: list[uuid.UUID]) -> None:
+    def return_reservation(self, reservation_id: uuid.UUID) -> domain.Reservation:
+        """Give back whatever stock the reservation still takes: HELD -> RELEASED, COMMITTED -> RETURNED.
+
+        For an order that is cancelled, whatever its reservation's state. Why an RPC of its own rather than
+        ReleaseReservation accepting COMMITTED ones: ReleaseReservation is the compensation of a placement that was
+        never accepted, and its refusal of COMMITTED stock is what keeps an accepted order's stock when the orders
+        sweep compensates a placement it wrongly thought abandoned; cancel, in contrast, must give the stock back in
+        either state, and cannot know which one catalog is in (orders records COMMITTED only after catalog
+        committed, and its committer may be committing this very reservation). One call that accepts both keeps
+        orders simple (no release-then-return dance on a stale state) and the race safe: the row lock taken here
+        and the one CommitReservations' UPDATE takes serialise the two. Commit first: this returns the committed
+        stock (RETURNED). This first: the reservation is RELEASED and the commit reports it failed; orders' committer
+        then finds the order already cancelled. Either way the stock is back once.
+
+        Exactly once: the stock moves in the transaction that takes the reservation out of HELD or COMMITTED, and a
+        reservation already given back (RELEASED, EXPIRED, RETURNED) is answered as it is, so a retry moves nothing.
+        """
+        with self.db.tenant_tx() as conn:
+            current = self._load_reservation(conn, reservation_id, lock=True)
+            if current is None:
+                raise errors.NotFound(f"reservation {reservation_id} not found")
+            if current.status in domain.GIVEN_BACK:
+                return current
+            if current.status == domain.HELD:
+                self._return_stock(conn, [reservation_id])
+                status = domain.RELEASED
+            elif current.status == domain.COMMITTED:
+                self._return_stock(conn, [reservation_id], from_committed=True)
+                status = domain.RETURNED
+            else:  # the CHECK constraint admits no other status
+                raise errors.FailedPrecondition(f"reservation {reservation_id} is in unknown state {current.status}")
+            conn.execute(
+                "UPDATE reservations SET status = %s, updated_at = now() WHERE id = %s", [status, reservation_id]
+            )
+            return domain.Reservation(current.id, status, current.items, current.expires_at)
+
+    def _return_stock(self, conn: Conn, reservation_ids: list[uuid.UUID], from_committed: bool = False) -> None:
+        """Move the items' stock back to available: from reserved (HELD ones) or from committed (COMMITTED ones)."""
+        source = "stock_committed" if from_committed else "stock_reserved"
         rows = conn.execute(
-            "UPDATE products p SET stock_available = p.stock_available + s.q, "
-            "stock_reserved = p.stock_reserved - s.q, version = p.version + 1, updated_at = now() "
+            f"UPDATE products p SET stock_available = p.stock_available + s.q, "  # noqa: S608
+            f"{source} = p.{source} - s.q, version = p.version + 1, updated_at = now() "
             "FROM (SELECT product_id, sum(quantity) AS q FROM reservation_items "
             "      WHERE reservation_id = ANY(%s) GROUP BY product_id) s "
             "WHERE p.id = s.product_id RETURNING p.id, p.version",

@@ -212,6 +212,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> pb.Reservation:
         return reservation_pb(self.repo.release(errors.require_uuid(request.reservation_id, "reservation_id")))
 
+    def ReturnReservation(self, request: pb.ReturnReservationRequest, context: grpc.ServicerContext) -> pb.Reservation:
+        # A cancelled order's stock, held or committed (see CatalogRepository.return_reservation for why this is not
+        # ReleaseReservation).
+        return reservation_pb(
+            self.repo.return_reservation(errors.require_uuid(request.reservation_id, "reservation_id"))
+        )
+
     # -- events --------------------------------------------------------------------------------------------
 
     def WatchProductChanges(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import psycopg
 import pytest
 
 from services.common.errors import ErrorReason, Reason, reason_of
@@ -14,7 +16,7 @@ from services.common.server import ShopServer
 from services.protos.gen.shop.catalog.v1 import catalog_pb2 as pb
 from services.protos.gen.shop.catalog.v1 import catalog_pb2_grpc
 from services.protos.gen.shop.common.v1 import common_pb2
-from tests.services.catalog.catalog_support import md
+from tests.services.catalog.catalog_support import CatalogDb, md
 
 Stub = catalog_pb2_grpc.CatalogServiceStub
 
@@ -317,6 +319,131 @@ def test_commit_reservations_in_one_batch(stub: Stub) -> None:
     assert list(other.committed) == []
     e = _err(stub.CommitReservations, pb.CommitReservationsRequest(reservation_ids=["x"]), metadata=md(tenant))
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _totals(db: CatalogDb, product_id: str) -> tuple[int, int, int]:
+    """(available, reserved, committed) of a product, read as the database owner (every tenant)."""
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute(
+            "SELECT stock_available, stock_reserved, stock_committed FROM products WHERE id = %s", [product_id]
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _status(db: CatalogDb, reservation_id: str) -> str:
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute("SELECT status FROM reservations WHERE id = %s", [reservation_id]).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _return(stub: Stub, tenant: str, rid: str) -> pb.Reservation:
+    return stub.ReturnReservation(pb.ReturnReservationRequest(reservation_id=rid), metadata=md(tenant), timeout=10)
+
+
+def test_return_gives_committed_stock_back_exactly_once(stub: Stub, catalog_db: CatalogDb) -> None:
+    """A cancelled order's stock comes back after its commit too (COMMITTED -> RETURNED), once however often asked."""
+    tenant = _tenant()
+    p = _create(stub, tenant, "RET", stock=10)
+    rid = str(uuid.uuid4())
+    _reserve(stub, tenant, [(p.id, 3)], rid=rid)
+    stub.CommitReservations(pb.CommitReservationsRequest(reservation_ids=[rid]), metadata=md(tenant), timeout=10)
+    assert _totals(catalog_db, p.id) == (7, 0, 3)
+    # ReleaseReservation still refuses committed stock (a placement's compensation must not give back a sale) ...
+    e = _err(stub.ReleaseReservation, pb.ReleaseReservationRequest(reservation_id=rid), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "COMMITTED" in e.details()
+    assert "ReturnReservation" in e.details()
+    assert _totals(catalog_db, p.id) == (7, 0, 3)
+    # ... ReturnReservation gives it back, and its retries (one after another and concurrent) move nothing again.
+    returned = _return(stub, tenant, rid)
+    assert returned.status == pb.Reservation.RETURNED
+    assert [(i.product_id, i.quantity) for i in returned.items] == [(p.id, 3)]
+    assert _totals(catalog_db, p.id) == (10, 0, 0)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        again = list(pool.map(lambda _: _return(stub, tenant, rid).status, range(5)))
+    assert again == [pb.Reservation.RETURNED] * 5
+    assert _totals(catalog_db, p.id) == (10, 0, 0)
+    # A returned reservation stays given back: neither a release nor a commit moves its stock.
+    rel = stub.ReleaseReservation(pb.ReleaseReservationRequest(reservation_id=rid), metadata=md(tenant), timeout=10)
+    assert rel.status == pb.Reservation.RETURNED
+    e = _err(stub.CommitReservation, pb.CommitReservationRequest(reservation_id=rid), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "RETURNED" in e.details()
+    batch = stub.CommitReservations(
+        pb.CommitReservationsRequest(reservation_ids=[rid]), metadata=md(tenant), timeout=10
+    )
+    assert list(batch.committed) == []
+    assert [(f.reservation_id, f.status) for f in batch.failed] == [(rid, pb.Reservation.RETURNED)]
+    assert _totals(catalog_db, p.id) == (10, 0, 0)
+    assert stub.GetProduct(pb.GetProductRequest(product_id=p.id), metadata=md(tenant), timeout=10).stock_available == 10
+
+
+def test_return_of_held_expired_and_unknown_reservations(
+    stub: Stub, catalog_db: CatalogDb, catalog_server: ShopServer
+) -> None:
+    """Whatever state the reservation is in: HELD stock comes back (RELEASED), given-back ones are answered as is."""
+    tenant = _tenant()
+    p = _create(stub, tenant, "RETH", stock=10)
+    held, expired = str(uuid.uuid4()), str(uuid.uuid4())
+    _reserve(stub, tenant, [(p.id, 2)], rid=held)
+    _reserve(stub, tenant, [(p.id, 4)], rid=expired, ttl=1)
+    assert _totals(catalog_db, p.id) == (4, 6, 0)
+    assert _return(stub, tenant, held).status == pb.Reservation.RELEASED
+    assert _return(stub, tenant, held).status == pb.Reservation.RELEASED
+    assert _totals(catalog_db, p.id) == (6, 4, 0)
+    with psycopg.connect(catalog_db.admin_url) as conn:  # its hold is over: the sweeper gives its stock back
+        conn.execute("UPDATE reservations SET expires_at = now() - interval '1 s' WHERE id = %s", [expired])
+    assert catalog_server.sweeper.sweep_once() >= 1  # type: ignore[attr-defined]
+    assert _totals(catalog_db, p.id) == (10, 0, 0)
+    assert _return(stub, tenant, expired).status == pb.Reservation.EXPIRED
+    assert _totals(catalog_db, p.id) == (10, 0, 0)
+    e = _err(stub.ReturnReservation, pb.ReturnReservationRequest(reservation_id=str(uuid.uuid4())), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.NOT_FOUND
+    e = _err(stub.ReturnReservation, pb.ReturnReservationRequest(reservation_id="not-a-uuid"), metadata=md(tenant))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reservation_id" in e.details()
+
+
+def test_return_racing_the_batch_commit_gives_the_stock_back_once(stub: Stub, catalog_db: CatalogDb) -> None:
+    """A cancel's return and orders' batched commit of the same reservation at once: the row lock orders them.
+
+    Commit first: the return gives the committed stock back (RETURNED). Return first: the reservation is RELEASED
+    and the commit reports it failed with that status (orders then finds its order cancelled already).
+    """
+    tenant = _tenant()
+    p = _create(stub, tenant, "RACE", stock=1000)
+    outcomes = set()
+    for _ in range(12):
+        rid = str(uuid.uuid4())
+        _reserve(stub, tenant, [(p.id, 5)], rid=rid)
+        barrier = threading.Barrier(2)
+
+        def commit(rid: str = rid, barrier: threading.Barrier = barrier) -> pb.CommitReservationsResponse:
+            barrier.wait()
+            return stub.CommitReservations(
+                pb.CommitReservationsRequest(reservation_ids=[rid]), metadata=md(tenant), timeout=10
+            )
+
+        def give_back(rid: str = rid, barrier: threading.Barrier = barrier) -> pb.Reservation:
+            barrier.wait()
+            return _return(stub, tenant, rid)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            committing, returning = pool.submit(commit), pool.submit(give_back)
+            batch, returned = committing.result(), returning.result()
+        if list(batch.committed) == [rid]:
+            assert returned.status == pb.Reservation.RETURNED
+        else:
+            assert [(f.reservation_id, f.status) for f in batch.failed] == [(rid, pb.Reservation.RELEASED)]
+            assert returned.status == pb.Reservation.RELEASED
+        assert _status(catalog_db, rid) == pb.Reservation.Status.Name(returned.status)
+        assert _totals(catalog_db, p.id) == (1000, 0, 0)
+        assert _return(stub, tenant, rid).status == returned.status  # a retry afterwards moves nothing
+        assert _totals(catalog_db, p.id) == (1000, 0, 0)
+        outcomes.add(returned.status)
+    print("race outcomes:", sorted(pb.Reservation.Status.Name(s) for s in outcomes))
 
 
 def test_reserving_unknown_products_names_every_one_and_takes_nothing(stub: Stub) -> None:

@@ -58,7 +58,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b_products(stub: Stub) -> None:
         reservation_id=str(uuid.uuid4()), items=[pb.ReservationItem(product_id=pb_b.id, quantity=5)]
     )
     assert _code(stub.ReserveStock, reserve, metadata=md(a)) == grpc.StatusCode.NOT_FOUND
-    # B's reservation cannot be committed or released by A either
+    # B's reservation cannot be committed, released or returned by A either
     rid = str(uuid.uuid4())
     stub.ReserveStock(
         pb.ReserveStockRequest(reservation_id=rid, items=[pb.ReservationItem(product_id=pb_b.id, quantity=1)]),
@@ -67,6 +67,10 @@ def test_tenant_a_cannot_read_or_change_tenant_b_products(stub: Stub) -> None:
     )
     assert (
         _code(stub.ReleaseReservation, pb.ReleaseReservationRequest(reservation_id=rid), metadata=md(a))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert (
+        _code(stub.ReturnReservation, pb.ReturnReservationRequest(reservation_id=rid), metadata=md(a))
         == grpc.StatusCode.NOT_FOUND
     )
     # ... and B's data is untouched

@@ -187,6 +187,12 @@ class ReleaseReservationRequest(_message.Message):
     reservation_id: str
     def __init__(self, reservation_id: _Optional[str] = ...) -> None: ...
 
+class ReturnReservationRequest(_message.Message):
+    __slots__ = ("reservation_id",)
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    def __init__(self, reservation_id: _Optional[str] = ...) -> None: ...
+
 class Reservation(_message.Message):
     __slots__ = ("reservation_id", "status", "items", "expires_at", "priced_items")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -196,11 +202,13 @@ class Reservation(_message.Message):
         COMMITTED: _ClassVar[Reservation.Status]
         RELEASED: _ClassVar[Reservation.Status]
         EXPIRED: _ClassVar[Reservation.Status]
+        RETURNED: _ClassVar[Reservation.Status]
     STATUS_UNSPECIFIED: Reservation.Status
     HELD: Reservation.Status
     COMMITTED: Reservation.Status
     RELEASED: Reservation.Status
     EXPIRED: Reservation.Status
+    RETURNED: Reservation.Status
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]

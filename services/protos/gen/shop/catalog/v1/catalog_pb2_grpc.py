@@ -94,6 +94,11 @@ class CatalogServiceStub:
                 request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.ReleaseReservationRequest.SerializeToString,
                 response_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
                 _registered_method=True)
+        self.ReturnReservation = channel.unary_unary(
+                '/shop.catalog.v1.CatalogService/ReturnReservation',
+                request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.ReturnReservationRequest.SerializeToString,
+                response_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
+                _registered_method=True)
         self.WatchProductChanges = channel.unary_stream(
                 '/shop.catalog.v1.CatalogService/WatchProductChanges',
                 request_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.WatchProductChangesRequest.SerializeToString,
@@ -180,7 +185,21 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseReservation(self, request, context):
-        """Returns HELD stock. Idempotent; releasing a COMMITTED reservation is FAILED_PRECONDITION.
+        """Returns HELD stock (HELD -> RELEASED). Idempotent (RELEASED, EXPIRED and RETURNED are answered as they are);
+        releasing a COMMITTED reservation is FAILED_PRECONDITION. For a placement that was never accepted: a COMMITTED
+        reservation belongs to an accepted order, whose stock only ReturnReservation gives back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnReservation(self, request, context):
+        """Gives back whatever stock the reservation still takes, whatever its state: the order it was made for is
+        cancelled. HELD -> RELEASED (reserved -> available), COMMITTED -> RETURNED (committed -> available), each in
+        one transaction with the change events. Idempotent and exactly once: a RELEASED, EXPIRED or RETURNED
+        reservation is answered as it is and nothing moves again. The reservation's row lock serialises it with
+        CommitReservations: whichever comes first, the stock is back once (a commit after it fails with RELEASED).
+        Unknown id -> NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -256,6 +275,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
             'ReleaseReservation': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseReservation,
                     request_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.ReleaseReservationRequest.FromString,
+                    response_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.SerializeToString,
+            ),
+            'ReturnReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnReservation,
+                    request_deserializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.ReturnReservationRequest.FromString,
                     response_serializer=shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.SerializeToString,
             ),
             'WatchProductChanges': grpc.unary_stream_rpc_method_handler(
@@ -587,6 +611,33 @@ class CatalogService:
             target,
             '/shop.catalog.v1.CatalogService/ReleaseReservation',
             shop_dot_catalog_dot_v1_dot_catalog__pb2.ReleaseReservationRequest.SerializeToString,
+            shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shop.catalog.v1.CatalogService/ReturnReservation',
+            shop_dot_catalog_dot_v1_dot_catalog__pb2.ReturnReservationRequest.SerializeToString,
             shop_dot_catalog_dot_v1_dot_catalog__pb2.Reservation.FromString,
             options,
             channel_credentials,
