@@ -29,7 +29,11 @@ class ProductInfo:
 
 
 class ReservationGone(Exception):
-    """Catalog no longer holds the reservation as HELD (it was committed): it cannot be released."""
+    """Catalog no longer holds the reservation as HELD (it was committed): it cannot be released.
+
+    Only :meth:`CatalogPort.release` (a placement's compensation) raises it: a cancelled order gives its stock back
+    with :meth:`CatalogPort.return_reservation`, which takes committed stock too.
+    """
 
 
 class CatalogPort(Protocol):
@@ -41,7 +45,18 @@ class CatalogPort(Protocol):
         """Commit a batch: (committed ids, {id: why not} for those catalog no longer holds)."""
         ...
 
-    def release(self, tenant_id: str, reservation_id: str) -> None: ...
+    def release(self, tenant_id: str, reservation_id: str) -> None:
+        """Give back HELD stock (a placement that was never accepted); ReservationGone if it was committed."""
+        ...
+
+    def return_reservation(self, tenant_id: str, reservation_id: str) -> str:
+        """Give back a cancelled order's stock, held or committed (exactly once, retries are safe).
+
+        Returns catalog's status of the reservation afterwards: RELEASED (the stock came back from held, now or
+        before), EXPIRED (it came back when its hold ended), RETURNED (it came back from committed), or "" when
+        catalog never had the reservation (nothing to give back).
+        """
+        ...
 
 
 # Retrying is safe for every call here: the reservation RPCs are idempotent on
@@ -127,3 +142,19 @@ class GrpcCatalog:
             raise DependencyUnavailable(
                 f"catalog ReleaseReservation failed: {exc.code().name}", dependency=CATALOG
             ) from exc
+
+    def return_reservation(self, tenant_id: str, reservation_id: str) -> str:
+        try:
+            resp = self._call(
+                "ReturnReservation",
+                catalog_pb2.ReturnReservationRequest(reservation_id=reservation_id),
+                tenant_id,
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return ""  # never reserved: nothing to give back
+            raise DependencyUnavailable(
+                f"catalog ReturnReservation failed: {exc.code().name}", dependency=CATALOG
+            ) from exc
+        assert isinstance(resp, catalog_pb2.Reservation)
+        return str(catalog_pb2.Reservation.Status.Name(resp.status))

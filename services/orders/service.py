@@ -18,6 +18,23 @@ PlaceOrder, step by step (why this order: idempotency first, compensation for ev
    COMMITTED. An order left RESERVED (a crash, catalog down) is finished by a retry with the same key or by the
    recovery sweep; if catalog expired the reservation meanwhile, the sweep cancels
    the order with an audit reason rather than shipping stock nobody holds.
+
+Cancel (a customer's PENDING order, or staff's PENDING or CONFIRMED one; SHIPPED and DELIVERED cannot be cancelled,
+see domain/model.py TRANSITIONS) gives the order's stock back, held or committed: the commit follows placement by
+~100 ms, so nearly every cancel meets COMMITTED stock, and committed is "sold", not "shipped".
+
+1. the transition to CANCELLED records reservation_state RETURNING in the same conditional update (the stock is
+   owed back: a crash or a catalog outage after it cannot lose that, and the committer's RESERVED -> COMMITTED,
+   guarded on RESERVED, no longer lands on the order);
+2. ReturnReservation in catalog: one call whatever catalog's state (HELD -> RELEASED, COMMITTED -> RETURNED),
+   idempotent, exactly once (see CatalogRepository.return_reservation for why it is not ReleaseReservation);
+3. record catalog's answer: RETURNING -> RELEASED or RETURNED. If step 2 or 3 fails, the cancel still stands and the
+   recovery sweep repeats them for RETURNING orders.
+
+The race with the committer, which may be committing the same reservation: catalog's row lock orders the commit
+and the return. Commit first: the return gives the committed stock back (RETURNED). Return first: the commit
+reports the reservation RELEASED, and ``_cancel_lost_reservation`` finds the order cancelled already and does
+nothing. Either way the stock is back once and the order is CANCELLED.
 """
 
 from __future__ import annotations
@@ -99,6 +116,7 @@ class RecoveryStats:
     claims_abandoned: int = 0
     reservations_committed: int = 0
     orders_cancelled: int = 0
+    stock_given_back: int = 0  # cancelled orders whose stock catalog confirmed back on this pass
     audit_flushed: int = 0
 
 
@@ -233,8 +251,17 @@ class OrdersService:
             log.warning("claim removal failed (the sweep will retry): %s", exc, extra={"order_id": order.order_id})
 
     def _finish(self, order: Order) -> Order:
-        """Commit the stock of an accepted order if that has not happened yet, and flush its audit."""
-        if order.reservation_state == ReservationState.RESERVED and order.status != OrderStatus.CANCELLED:
+        """Commit the stock of an accepted order if that has not happened yet, and flush its audit.
+
+        A cancelled order whose stock catalog has not confirmed back (RETURNING; RESERVED for one cancelled before
+        RETURNING existed) gets it back instead.
+        """
+        if order.status == OrderStatus.CANCELLED:
+            if order.reservation_state in (ReservationState.RETURNING, ReservationState.RESERVED):
+                self._give_back(order)
+            self.repo.flush_audit(order)
+            return order
+        if order.reservation_state == ReservationState.RESERVED:
             # The committer's call, for one order (a replay, the recovery sweep): one way to commit stock.
             committed = self.catalog.commit_many(order.tenant_id, [order.reservation_id])[0]
             if order.reservation_id not in committed:
@@ -248,6 +275,12 @@ class OrdersService:
         return order
 
     def _cancel_lost_reservation(self, order: Order) -> None:
+        """The committer's (and _finish's) answer to a reservation catalog could not commit: cancel the order.
+
+        Catalog reports a reservation it no longer holds as HELD: expired, released by the compensation of a
+        placement thought abandoned, or given back by a cancel that won the race in catalog. In that last case the
+        order is CANCELLED already and its own cancel records the state: nothing to do here.
+        """
         with MongoUnitOfWork(self.repo) as uow:
             current = uow.get(order.tenant_id, order.order_id)
             if current is None or not current.can_transition(OrderStatus.CANCELLED):
@@ -260,7 +293,9 @@ class OrdersService:
                 now=self.clock(),
             )
             uow.commit()
-        self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.RELEASED, self.clock())
+        # Whatever catalog still takes (a HELD reservation past its expiry not yet swept) comes back; an expired or
+        # released one is answered as is, and the state records RELEASED.
+        self._give_back(current)
 
     def _abandon_claim(self, claim: Order) -> None:
         log.warning("abandoning stale placement claim", extra={"order_id": claim.order_id})
@@ -343,19 +378,30 @@ class OrdersService:
                 raise PermissionDenied("a customer may cancel only a PENDING order; contact the store")
             order.transition(to, actor=caller.actor, reason=reason, trace_id=caller.trace_id, now=self.clock())
             uow.commit()
-        if to == OrderStatus.CANCELLED:
-            self._release_after_cancel(order)
+        if order.reservation_state == ReservationState.RETURNING:
+            self._give_back(order)  # the cancel recorded the debt (Order.transition); pay it now
         return order
 
-    def _release_after_cancel(self, order: Order) -> None:
-        if order.reservation_state != ReservationState.RESERVED:
-            # COMMITTED stock left the warehouse; returning it is a restock (AdjustStock), a staff decision.
-            return
+    def _give_back(self, order: Order) -> None:
+        """Give a cancelled order's stock back to catalog, held or committed, and record what catalog says.
+
+        ReturnReservation is idempotent and moves the stock exactly once, so this is safe to repeat (a cancel and
+        the recovery sweep may both run it). On failure the order keeps its state (RETURNING) and the sweep retries;
+        the cancel itself stands either way.
+        """
+        expected = order.reservation_state
         try:
-            self.catalog.release(order.tenant_id, order.reservation_id)
-            self.repo.set_reservation_state(order, ReservationState.RESERVED, ReservationState.RELEASED, self.clock())
-        except (OrderError, ReservationGone) as exc:
-            log.warning("release after cancel failed: %s", exc, extra={"order_id": order.order_id})
+            status = self.catalog.return_reservation(order.tenant_id, order.reservation_id)
+            done = ReservationState.RETURNED if status == "RETURNED" else ReservationState.RELEASED
+            self.repo.set_reservation_state(order, expected, done, self.clock())
+        except (OrderError, PyMongoError) as exc:
+            log.warning(
+                "stock of cancelled order %s not given back yet (reservation_state %s; the recovery sweep retries): %s",
+                order.order_id,
+                expected,
+                exc,
+                extra={"order_id": order.order_id, "tenant_id": order.tenant_id},
+            )
 
     # --- recovery ------------------------------------------------------------------------------------------
 
@@ -373,10 +419,17 @@ class OrdersService:
             except OrderError as exc:
                 log.warning("recovery could not commit stock yet: %s", exc, extra={"order_id": order.order_id})
                 continue
-            if before != OrderStatus.CANCELLED and order.reservation_state == ReservationState.COMMITTED:
+            if before == OrderStatus.CANCELLED:
+                # Cancelled before RETURNING existed, its stock never confirmed back: _finish gave it back.
+                stats.stock_given_back += int(order.reservation_state != ReservationState.RESERVED)
+            elif order.reservation_state == ReservationState.COMMITTED:
                 stats.reservations_committed += 1
             else:
                 stats.orders_cancelled += 1
+        for order in self.repo.returning(now - timedelta(seconds=5)):
+            # A cancel whose ReturnReservation (or the record of its answer) failed: catalog or the store was down.
+            self._give_back(order)
+            stats.stock_given_back += int(order.reservation_state != ReservationState.RETURNING)
         for order in self.repo.with_unflushed_audit():
             if order.pending_audit:
                 self.repo.flush_audit(order)

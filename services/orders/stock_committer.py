@@ -9,6 +9,11 @@ answer and a busy one amortises.
 
 Nothing here is needed for correctness: an order this process did not commit (a crash, catalog down) is still
 RESERVED in the store, and the recovery sweep finishes it with the same code as before, one by one.
+
+A cancel may meet the batch: the customer cancels within the ~100 ms between the answer and the commit. Catalog's
+row lock orders the two. Committed first: the cancel's ReturnReservation gives the committed stock back, and the
+COMMITTED mark written here (guarded on RESERVED) finds the order RETURNING and changes nothing. Returned first:
+catalog lists the reservation as failed (RELEASED), and ``on_reservation_gone`` finds the order cancelled already.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ class StockCommitter:
     ) -> None:
         self.repo = repo
         self.catalog = catalog
-        # The service's answer to an order whose reservation catalog no longer holds (expired): cancel it.
+        # The service's answer to an order whose reservation catalog no longer holds (expired, released, or given
+        # back by a cancel that won the race): cancel it, or nothing if it is cancelled already.
         self.on_reservation_gone = on_reservation_gone
         self.max_batch = max_batch
         self._queue: queue.Queue[Order] = queue.Queue()

@@ -5,7 +5,7 @@ Collections (database ``orders``):
 ``orders``  one document per order (``_id`` = order id = catalog reservation id)
     unique  (tenant_id, user_id, idempotency_key)   idempotency, enforced by the store not by a read
             (tenant_id, user_id, created_at, order_id) per-user history, newest first, cursor pagination
-            (placement, reservation_state, updated_at) the recovery sweep's work list
+            (placement, reservation_state, updated_at) the recovery sweep's work lists (RESERVED, RETURNING)
             (audit_pending)                    accepted orders whose audit outbox is not empty (the sweep)
 ``order_audit``  append-only: inserted, never updated or deleted (``_id`` = "<order_id>:<version>")
     unique  (tenant_id, order_id, version)
@@ -260,20 +260,23 @@ class MongoOrderRepository:
         """Conditional update of a transition: only if the stored version is still ``expected_version``.
 
         Only the fields a transition changes are written, so internal bookkeeping (reservation_state) made by
-        another writer is never overwritten with a stale value. The audit entries travel in the same atomic
-        update (outbox) and are then copied to the audit collection.
+        another writer is never overwritten with a stale value. The one exception is the cancel's RETURNING (the
+        stock is owed back to catalog, see ReservationState): it supersedes RESERVED and COMMITTED alike, so it
+        may overwrite the committer's concurrent RESERVED -> COMMITTED, and it travels with the cancel so that the
+        debt cannot be lost between two writes. The audit entries travel in the same atomic update (outbox) and
+        are then copied to the audit collection.
         """
+        fields: dict[str, Any] = {
+            "status": order.status.value,
+            "version": order.version,
+            "updated_at": to_ms(order.updated_at),
+            "audit_outbox": [_audit_to_doc(r) for r in order.pending_audit],
+            "audit_pending": bool(order.pending_audit),
+        }
+        if order.reservation_state == ReservationState.RETURNING:
+            fields["reservation_state"] = ReservationState.RETURNING.value
         res = self._orders.update_one(
-            {"_id": order.order_id, "tenant_id": order.tenant_id, "version": expected_version},
-            {
-                "$set": {
-                    "status": order.status.value,
-                    "version": order.version,
-                    "updated_at": to_ms(order.updated_at),
-                    "audit_outbox": [_audit_to_doc(r) for r in order.pending_audit],
-                    "audit_pending": bool(order.pending_audit),
-                }
-            },
+            {"_id": order.order_id, "tenant_id": order.tenant_id, "version": expected_version}, {"$set": fields}
         )
         if res.matched_count != 1:
             return False
@@ -422,6 +425,17 @@ class MongoOrderRepository:
             {
                 "placement": {"$eq": Placement.PLACED.value},
                 "reservation_state": {"$eq": ReservationState.RESERVED.value},
+                "updated_at": {"$lt": to_ms(older_than)},
+            }
+        ):
+            yield order_from_doc(d)
+
+    def returning(self, older_than: datetime) -> Iterator[Order]:
+        """Cancelled orders whose stock catalog has not confirmed back yet (served by the recovery_sweep index)."""
+        for d in self._orders.find(
+            {
+                "placement": {"$eq": Placement.PLACED.value},
+                "reservation_state": {"$eq": ReservationState.RETURNING.value},
                 "updated_at": {"$lt": to_ms(older_than)},
             }
         ):

@@ -45,10 +45,26 @@ class Placement(StrEnum):
 
 
 class ReservationState(StrEnum):
+    """Where the order's stock is in catalog, as orders last recorded it (internal bookkeeping, not in the API).
+
+    NONE: a claim; nothing reserved yet. RESERVED: catalog holds the stock (HELD), the commit is pending.
+    COMMITTED: catalog committed it (sold). RETURNING: the order is cancelled and its stock, held or committed, is
+    owed back to catalog: written by the same update as the cancel, so a crash or a catalog outage cannot lose the
+    debt (the recovery sweep pays it), and so the committer's guarded RESERVED -> COMMITTED can no longer land on
+    a cancelled order. RELEASED: catalog has the stock back from HELD (released, expired, or returned before the
+    commit). RETURNED: catalog has the stock back from COMMITTED. RELEASED and RETURNED are final.
+    """
+
     NONE = "NONE"
     RESERVED = "RESERVED"
     COMMITTED = "COMMITTED"
+    RETURNING = "RETURNING"
     RELEASED = "RELEASED"
+    RETURNED = "RETURNED"
+
+
+# The states in which catalog still takes stock for the order: a cancel owes that stock back.
+STOCK_TAKEN: frozenset[ReservationState] = frozenset({ReservationState.RESERVED, ReservationState.COMMITTED})
 
 
 MAX_LINES = 50
@@ -274,5 +290,9 @@ class Order:
         self.status = to
         self.version += 1
         self.updated_at = now
+        if to == OrderStatus.CANCELLED and self.reservation_state in STOCK_TAKEN:
+            # Cancelled goods were never shipped (SHIPPED and DELIVERED cannot be cancelled): their stock goes back,
+            # held or committed. The debt is recorded with the cancel itself; the service pays it (ReturnReservation).
+            self.reservation_state = ReservationState.RETURNING
         self.pending_audit.append(record)
         return record

@@ -1,7 +1,8 @@
 """An in-process fake of shop.catalog.v1 for orders *unit* tests (the acceptance tests use the real catalog).
 
 It follows the contract's reservation semantics: all-or-nothing ReserveStock idempotent on reservation_id,
-FAILED_PRECONDITION when stock is short, Commit/Release idempotent, releasing a committed one refused.
+FAILED_PRECONDITION when stock is short, Commit/Release idempotent, releasing a committed one refused, Return giving
+back held (RELEASED) or committed (RETURNED) stock once.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeCatalogState:
     reservations: dict[tuple[str, str], tuple[int, list[tuple[str, int]]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     fail_commit: bool = False
+    fail_return: bool = False
     calls: list[str] = field(default_factory=list)
 
     def add(self, tenant: str, name: str, price: int, stock: int, currency: str = "USD") -> str:
@@ -118,7 +120,7 @@ class FakeCatalog(catalog_pb2_grpc.CatalogServiceServicer):
             r = self.s.reservations.get((t, request.reservation_id))
             if r is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, "no such reservation")
-            if r[0] in (R.RELEASED, R.EXPIRED):
+            if r[0] in (R.RELEASED, R.EXPIRED, R.RETURNED):
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, "reservation released")
             self.s.reservations[(t, request.reservation_id)] = (R.COMMITTED, r[1])
         return R(reservation_id=request.reservation_id, status=R.COMMITTED)
@@ -132,7 +134,7 @@ class FakeCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         with self.s.lock:
             for rid in request.reservation_ids:
                 r = self.s.reservations.get((t, rid))
-                if r is None or r[0] in (R.RELEASED, R.EXPIRED):
+                if r is None or r[0] in (R.RELEASED, R.EXPIRED, R.RETURNED):
                     status = r[0] if r is not None else R.STATUS_UNSPECIFIED
                     failed.append(catalog_pb2.CommitFailure(reservation_id=rid, status=status, detail="gone"))
                     continue
@@ -149,11 +151,29 @@ class FakeCatalog(catalog_pb2_grpc.CatalogServiceServicer):
                 context.abort(grpc.StatusCode.NOT_FOUND, "no such reservation")
             if r[0] == R.COMMITTED:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, "already committed")
-            if r[0] == R.HELD:
-                for pid, qty in r[1]:
-                    self.s.products[(t, pid)].stock += qty
+            if r[0] in (R.RELEASED, R.EXPIRED, R.RETURNED):
+                return R(reservation_id=request.reservation_id, status=r[0])
+            for pid, qty in r[1]:
+                self.s.products[(t, pid)].stock += qty
             self.s.reservations[(t, request.reservation_id)] = (R.RELEASED, r[1])
         return R(reservation_id=request.reservation_id, status=R.RELEASED)
+
+    def ReturnReservation(self, request, context):  # type: ignore[no-untyped-def]
+        t = _tenant(context)
+        self.s.calls.append("return")
+        if self.s.fail_return:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected failure")
+        with self.s.lock:
+            r = self.s.reservations.get((t, request.reservation_id))
+            if r is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, "no such reservation")
+            if r[0] in (R.RELEASED, R.EXPIRED, R.RETURNED):
+                return R(reservation_id=request.reservation_id, status=r[0])
+            status = R.RETURNED if r[0] == R.COMMITTED else R.RELEASED
+            for pid, qty in r[1]:
+                self.s.products[(t, pid)].stock += qty
+            self.s.reservations[(t, request.reservation_id)] = (status, r[1])
+        return R(reservation_id=request.reservation_id, status=status)
 
 
 def serve_fake_catalog(state: FakeCatalogState) -> Iterator[str]:

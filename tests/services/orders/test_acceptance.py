@@ -4,7 +4,8 @@
 * 50 concurrent orders for the last 10 units never oversell;
 * SIGKILL of the orders process and a restart lose no accepted order;
 * cross-tenant reads/writes fail even with the other tenant's ids;
-* bad input is INVALID_ARGUMENT / NOT_FOUND with a clear message and nothing is half-written.
+* bad input is INVALID_ARGUMENT / NOT_FOUND with a clear message and nothing is half-written;
+* a cancel gives the stock back, after the batch committed it too, and exactly once when it races the committer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -27,6 +29,7 @@ from pymongo import MongoClient
 
 from services.common.errors import ErrorReason, Reason, reason_of
 from services.common.server import ShopServer
+from services.orders.catalog_port import CatalogPort
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2 as pb
@@ -261,6 +264,137 @@ def test_catalogs_reasons_are_passed_on(real_catalog, orders) -> None:  # type: 
         assert info.value.code() == code, info.value.details()
         assert reason_of(info.value) == why
     assert stock_of(cat, A, pid) == 2
+
+
+def stock_books(db: CatalogDb, pid: str) -> tuple[int, int, int]:
+    """(available, reserved, committed) of a product in catalog's database."""
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute(
+            "SELECT stock_available, stock_reserved, stock_committed FROM products WHERE id = %s", [pid]
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def reservation_status(db: CatalogDb, reservation_id: str) -> str:
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute("SELECT status FROM reservations WHERE id = %s", [reservation_id]).fetchone()
+    return str(row[0]) if row else ""
+
+
+def stored_order(mongo_url: str, database: str, order_id: str) -> dict[str, object]:
+    with MongoClient(mongo_url) as c:
+        doc = c[database]["orders"].find_one({"_id": order_id})
+    assert doc is not None
+    return dict(doc)
+
+
+def wait_for(condition: Callable[[], bool], what: str, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_cancel_after_the_commit_gives_the_stock_back(real_catalog, orders, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    """The batch commits ~100 ms after the answer: a customer's cancel meets COMMITTED stock, which comes back."""
+    db, _, cat = real_catalog
+    pid = new_product(cat, A, stock=20)
+    order = orders.stub.PlaceOrder(place_req(pid, 3), metadata=md(A, "alice"), timeout=20)
+    assert stock_of(cat, A, pid) == 17
+    wait_for(
+        lambda: stored_order(mongo_url, orders.database, order.id)["reservation_state"] == "COMMITTED",
+        "the batch commit of the order's stock",
+    )
+    assert reservation_status(db, order.id) == "COMMITTED"
+    assert stock_books(db, pid) == (17, 0, 3)
+    cancelled = orders.stub.CancelOrder(
+        pb.CancelOrderRequest(order_id=order.id, expected_version=1, reason="changed my mind"),
+        metadata=md(A, "alice"),
+        timeout=20,
+    )
+    assert cancelled.status == pb.CANCELLED
+    assert stock_of(cat, A, pid) == 20  # back where it was before the order
+    assert stock_books(db, pid) == (20, 0, 0)
+    assert reservation_status(db, order.id) == "RETURNED"
+    assert stored_order(mongo_url, orders.database, order.id)["reservation_state"] == "RETURNED"
+
+
+class GatedCommits:
+    """The committer's catalog port with a gate in front of CommitReservations: the test decides who goes first."""
+
+    def __init__(self, inner: CatalogPort) -> None:
+        self.inner = inner
+        self.open = threading.Event()
+        self.open.set()
+
+    def commit_many(self, tenant_id: str, reservation_ids: list[str]) -> tuple[set[str], dict[str, str]]:
+        assert self.open.wait(20), "the test never opened the gate"
+        return self.inner.commit_many(tenant_id, reservation_ids)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_cancel_racing_the_committer_gives_the_stock_back_once(real_catalog, orders, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    """Cancel right after placement, before, while or after the batch commit: the stock comes back exactly once.
+
+    catalog's row lock orders the commit and the return: commit first, the return gives committed stock back
+    (RETURNED); return first, the commit reports the reservation RELEASED and the committer finds the order
+    cancelled already. Either way the order is CANCELLED by its customer alone (version 2, no system cancel) and no
+    unit is lost or counted twice. The committer's CommitReservations waits at a gate, so each order of the loop
+    takes a chosen path: the return first, the commit first, both released at once, or the natural timing.
+    """
+    db, _, cat = real_catalog
+    pid = new_product(cat, A, stock=1000)
+    gate = GatedCommits(orders.app.service.committer.catalog)
+    orders.app.service.committer.catalog = gate  # type: ignore[assignment]
+    cancel = lambda order_id: orders.stub.CancelOrder(  # noqa: E731
+        pb.CancelOrderRequest(order_id=order_id, expected_version=1), metadata=md(A, "racer"), timeout=20
+    )
+    expected: dict[str, str] = {}
+    for path in ("return first", "commit first", "at once", "natural") * 3:
+        if path in ("return first", "at once"):
+            gate.open.clear()
+        order = orders.stub.PlaceOrder(place_req(pid, 2), metadata=md(A, "racer"), timeout=20)
+        if path == "return first":
+            assert cancel(order.id).status == pb.CANCELLED
+            gate.open.set()
+            expected[order.id] = "RELEASED"
+        elif path == "commit first":
+            wait_for(lambda order=order: reservation_status(db, order.id) == "COMMITTED", "the batch commit")
+            assert cancel(order.id).status == pb.CANCELLED
+            expected[order.id] = "RETURNED"
+        elif path == "at once":
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                cancelling = pool.submit(cancel, order.id)
+                gate.open.set()
+                assert cancelling.result().status == pb.CANCELLED
+        else:
+            assert cancel(order.id).status == pb.CANCELLED
+        assert stock_of(cat, A, pid) == 1000, f"order {order.id} ({path})"
+        expected.setdefault(order.id, "RELEASED or RETURNED")
+    for order_id in expected:
+        wait_for(
+            lambda order_id=order_id: (
+                stored_order(mongo_url, orders.database, order_id)["reservation_state"] in ("RELEASED", "RETURNED")
+            ),
+            f"the stock of order {order_id} recorded as given back",
+        )
+    time.sleep(0.3)  # let a committer batch that lost the race report its failure (it must change nothing)
+    for order_id, wanted in expected.items():
+        doc = stored_order(mongo_url, orders.database, order_id)
+        found = reservation_status(db, order_id)
+        assert found in wanted.split(" or "), (order_id, wanted, found)
+        assert (doc["status"], doc["version"], doc["reservation_state"]) == ("CANCELLED", 2, found), doc
+        audit = orders.stub.ListOrderAudit(pb.ListOrderAuditRequest(order_id=order_id), metadata=md(A, "racer"))
+        assert [(r.to_status, r.actor) for r in audit.records] == [
+            (pb.PENDING, "user:racer"),
+            (pb.CANCELLED, "user:racer"),
+        ]
+    assert stock_books(db, pid) == (1000, 0, 0)
+    assert count_orders(mongo_url, orders.database, reservation_state="RETURNING") == 0
+    print("cancel vs committer:", sorted(reservation_status(db, o) for o in expected))
 
 
 def _spawn_orders(mongo_url: str, catalog_port: int, port: int, database: str, log: Path) -> subprocess.Popen[bytes]:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -27,7 +28,7 @@ from tests.services.orders.fake_catalog import FakeCatalogState
 T1, T2 = "acme", "globex"
 
 
-HELD, COMMITTED, RELEASED = 1, 2, 3  # catalog_pb2.Reservation.Status
+HELD, COMMITTED, RELEASED, RETURNED = 1, 2, 3, 5  # catalog_pb2.Reservation.Status
 
 
 def eventually(condition: Callable[[], bool], within_s: float = 5.0) -> bool:
@@ -249,6 +250,76 @@ def test_customer_cancel_pending_releases_stock(shop) -> None:  # type: ignore[n
     assert cancelled.status == pb.CANCELLED
     assert cancelled.version == 2
     assert state.reservations[(T1, order.reservation_id)][0] == RELEASED
+    assert state.products[(T1, p1)].stock == 5
+
+
+def reservation_state(mongo_url: str, h: OrdersHandle, order_id: str) -> str:
+    """The order's reservation_state as stored (internal bookkeeping, not in the API)."""
+    with MongoClient(mongo_url) as c:
+        doc = c[h.database]["orders"].find_one({"_id": order_id})
+    assert doc is not None
+    return str(doc["reservation_state"])
+
+
+def test_cancel_after_the_commit_returns_the_stock(shop, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    """Committed is sold, not shipped: a cancel gives committed stock back too (ReturnReservation), once."""
+    state, h = shop
+    p1 = state.add(T1, "mug", 100, 5)
+    order = place(h, T1, "u1", [(p1, 2)])
+    assert eventually(lambda: reservation_state(mongo_url, h, order.id) == "COMMITTED")
+    assert state.products[(T1, p1)].stock == 3
+    cancelled = h.stub.CancelOrder(
+        pb.CancelOrderRequest(order_id=order.id, expected_version=1, reason="changed my mind"), metadata=md(T1, "u1")
+    )
+    assert (cancelled.status, cancelled.version) == (pb.CANCELLED, 2)
+    assert state.reservations[(T1, order.reservation_id)][0] == RETURNED
+    assert state.products[(T1, p1)].stock == 5
+    assert reservation_state(mongo_url, h, order.id) == "RETURNED"
+    again = pb.CancelOrderRequest(order_id=order.id, expected_version=2)
+    assert code_of(lambda: h.stub.CancelOrder(again, metadata=md(T1, "u1")))[0] == grpc.StatusCode.PERMISSION_DENIED
+    staff_again = lambda: h.stub.CancelOrder(again, metadata=md(T1, "staff-1", "admin"))  # noqa: E731
+    assert code_of(staff_again)[0] == grpc.StatusCode.FAILED_PRECONDITION
+    assert state.products[(T1, p1)].stock == 5
+    assert state.calls.count("return") == 1
+
+
+def test_shipped_goods_cannot_be_cancelled_so_their_stock_stays_sold(shop, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    state, h = shop
+    p1 = state.add(T1, "mug", 100, 5)
+    order = place(h, T1, "u1", [(p1, 2)])
+    admin = md(T1, "staff-1", "admin")
+    for version, status in ((1, pb.CONFIRMED), (2, pb.SHIPPED)):
+        req = pb.UpdateOrderStatusRequest(order_id=order.id, status=status, expected_version=version, reason="r")
+        h.stub.UpdateOrderStatus(req, metadata=admin)
+    cancel = pb.CancelOrderRequest(order_id=order.id, expected_version=3)
+    assert code_of(lambda: h.stub.CancelOrder(cancel, metadata=admin))[0] == grpc.StatusCode.FAILED_PRECONDITION
+    assert eventually(lambda: reservation_state(mongo_url, h, order.id) == "COMMITTED")
+    assert state.reservations[(T1, order.reservation_id)][0] == COMMITTED
+    assert state.products[(T1, p1)].stock == 3
+    assert "return" not in state.calls
+
+
+def test_a_return_catalog_could_not_answer_is_paid_by_the_recovery_sweep(shop, mongo_url) -> None:  # type: ignore[no-untyped-def]
+    """The cancel stands while catalog is down; the debt (RETURNING) is in the store and the sweep pays it."""
+    state, h = shop
+    p1 = state.add(T1, "mug", 100, 5)
+    order = place(h, T1, "u1", [(p1, 2)])
+    assert eventually(lambda: reservation_state(mongo_url, h, order.id) == "COMMITTED")
+    state.fail_return = True
+    cancelled = h.stub.CancelOrder(pb.CancelOrderRequest(order_id=order.id, expected_version=1), metadata=md(T1, "u1"))
+    assert cancelled.status == pb.CANCELLED
+    assert state.products[(T1, p1)].stock == 3
+    assert reservation_state(mongo_url, h, order.id) == "RETURNING"
+    state.fail_return = False
+    service = h.app.service
+    assert service.recover_once().stock_given_back == 0  # just cancelled: the cancel itself may still be at it
+    real_clock = service.clock
+    service.clock = lambda: real_clock() + timedelta(seconds=10)
+    assert service.recover_once().stock_given_back == 1
+    assert state.reservations[(T1, order.reservation_id)][0] == RETURNED
+    assert state.products[(T1, p1)].stock == 5
+    assert reservation_state(mongo_url, h, order.id) == "RETURNED"
+    assert service.recover_once().stock_given_back == 0  # paid once
     assert state.products[(T1, p1)].stock == 5
 
 

@@ -18,6 +18,7 @@ from services.orders.domain.model import (
     Order,
     OrderLine,
     OrderStatus,
+    ReservationState,
     validate_lines,
 )
 
@@ -74,6 +75,33 @@ def test_any_sequence_keeps_a_valid_history(targets: list[OrderStatus]) -> None:
     # one audit record per accepted change (plus creation), versions contiguous
     assert [r.version for r in order.pending_audit] == list(range(1, order.version + 1))
     assert [r.to_status for r in order.pending_audit] == history
+
+
+@pytest.mark.parametrize("reservation", [ReservationState.RESERVED, ReservationState.COMMITTED])
+@pytest.mark.parametrize("path", [[], [OrderStatus.CONFIRMED]])
+def test_a_cancel_owes_the_stock_back_held_or_committed(reservation: ReservationState, path: list[OrderStatus]) -> None:
+    """Cancelled goods never shipped: the cancel records RETURNING (the service gives the stock back to catalog)."""
+    order = new_order()
+    order.reservation_state = reservation
+    for to in path:
+        order.transition(to, actor="admin:x", reason="", trace_id="", now=NOW)
+        assert order.reservation_state == reservation  # only a cancel touches the stock
+    order.transition(OrderStatus.CANCELLED, actor="user:u1", reason="changed my mind", trace_id="", now=NOW)
+    assert order.reservation_state == ReservationState.RETURNING
+
+
+@pytest.mark.parametrize(
+    "path",
+    [[OrderStatus.CONFIRMED, OrderStatus.SHIPPED], [OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]],
+)
+def test_goods_that_left_cannot_be_cancelled_so_no_stock_comes_back(path: list[OrderStatus]) -> None:
+    order = new_order()
+    order.reservation_state = ReservationState.COMMITTED
+    for to in path:
+        order.transition(to, actor="admin:x", reason="", trace_id="", now=NOW)
+    with pytest.raises(InvalidTransition):
+        order.transition(OrderStatus.CANCELLED, actor="admin:x", reason="", trace_id="", now=NOW)
+    assert (order.status, order.reservation_state) == (path[-1], ReservationState.COMMITTED)
 
 
 class OrderMachine(RuleBasedStateMachine):
