@@ -1,8 +1,10 @@
 """``python -m services.users`` serves; ``... migrate`` provisions the database and the application role.
 
 Serve reads SHOP_GRPC_PORT (50053), SHOP_HTTP_PORT (/metrics, 9090), SHOP_DATABASE_URL (application role),
-SHOP_SECRETS_DIR with ``jwt-keys`` (required: encrypts the signing keys at rest) and ``admin-token`` (enables
-CreateTenant), SHOP_LOG_LEVEL, SHOP_OTEL_EXPORTER.
+SHOP_SECRETS_DIR with ``jwt-keys`` (required: encrypts the signing keys at rest and peppers the sign-in throttle's
+keys) and ``admin-token`` (enables CreateTenant), SHOP_LOG_LEVEL, SHOP_OTEL_EXPORTER, and the sign-in throttle's
+limits (throttle.py): SHOP_SIGNIN_ACCOUNT_MAX_FAILURES (5), SHOP_SIGNIN_ACCOUNT_WINDOW_S (900),
+SHOP_SIGNIN_CLIENT_MAX_FAILURES (50), SHOP_SIGNIN_CLIENT_WINDOW_S (900).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Wiring of the users service: database, key ring (with its rotation timer), tokens, throttles, gRPC server."""
+"""Wiring of the users service: database, key ring (with its rotation timer), tokens, sign-in throttle, gRPC server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.users.keys import KeyRing
 from services.users.passwords import Passwords
 from services.users.repository import UsersRepository
 from services.users.servicer import UsersServicer
-from services.users.throttle import FailureThrottle
+from services.users.throttle import SignInLimits, SignInThrottle
 from services.users.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,10 @@ def build(
     rotation_seconds: float = 7 * 24 * 3600,
     passwords: Passwords | None = None,
     pool_size: int = 10,
+    sign_in_limits: SignInLimits | None = None,
 ) -> ShopServer:
+    """The users server, not started. ``sign_in_limits`` default: from the ``SHOP_SIGNIN_*`` environment."""
+    limits = sign_in_limits or SignInLimits.from_env()
     url = settings.require_database_url()
     kek = settings.secrets.require("jwt-keys")
     db = Database(url, max_size=pool_size, name="users")
@@ -56,8 +59,7 @@ def build(
         tokens,
         passwords or Passwords(),
         settings.secrets,
-        per_account=FailureThrottle(max_failures=5, window_seconds=900),
-        per_client=FailureThrottle(max_failures=50, window_seconds=900),
+        SignInThrottle(db, kek, limits),
     )
     stop = threading.Event()
 

@@ -16,7 +16,7 @@ from services.protos.gen.shop.users.v1 import users_pb2 as pb
 from services.protos.gen.shop.users.v1 import users_pb2_grpc
 from services.users.passwords import Passwords
 from services.users.repository import UserRow, UsersRepository
-from services.users.throttle import FailureThrottle
+from services.users.throttle import SignInThrottle
 from services.users.tokens import AccessClaims, TokenService, hash_refresh_token, new_refresh_token
 
 SIGN_IN_FAILED = "e-mail or password is incorrect"
@@ -56,15 +56,13 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
         tokens: TokenService,
         passwords: Passwords,
         secrets: Secrets,
-        per_account: FailureThrottle,
-        per_client: FailureThrottle,
+        throttle: SignInThrottle,
     ) -> None:
         self.repo = repo
         self.tokens = tokens
         self.passwords = passwords
         self.secrets = secrets
-        self.per_account = per_account
-        self.per_client = per_client
+        self.throttle = throttle
 
     def _issue(self, user: UserRow, family: uuid.UUID | None = None) -> pb.TokenPair:
         access, access_exp = self.tokens.issue_access(str(user.id), user.tenant_id, user.role)
@@ -124,17 +122,15 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
             or len(email) > 254
         ):
             raise errors.Unauthenticated(SIGN_IN_FAILED)
-        account_key = f"{tenant}\x00{email}"
-        client_key = request.client_id[:100] or context.peer()
-        if self.per_account.blocked(account_key) or self.per_client.blocked(client_key):
+        # Counted before the password is checked, in the database every replica shares (throttle.py).
+        attempt = self.throttle.attempt(tenant, email, request.client_id[:100] or context.peer())
+        if attempt is None:
             raise errors.ResourceExhausted(THROTTLED)
         user = self.repo.find_by_email(tenant, email)
         # Same work and same answer whether or not the account exists (verify() uses a dummy hash for None).
         if not self.passwords.verify(user.password_hash if user else None, request.password) or user is None:
-            self.per_account.fail(account_key)
-            self.per_client.fail(client_key)
-            raise errors.Unauthenticated(SIGN_IN_FAILED)
-        self.per_account.reset(account_key)
+            raise errors.Unauthenticated(SIGN_IN_FAILED)  # the attempt stays counted: it was a failure
+        self.throttle.succeeded(attempt)
         if self.passwords.needs_rehash(user.password_hash):
             self.repo.rehash_password(tenant, user.id, self.passwords.hash(request.password))
         return pb.AuthResponse(user=user_pb(user), tokens=self._issue(user))
