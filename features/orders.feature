@@ -3,6 +3,7 @@ Feature: Orders are placed once, at the catalogue's prices, and seen only by the
   Checkout carries an Idempotency-Key: a repeated submit (a double click, a retry after a timeout) returns the order
   already placed, and the same key for another cart is a conflict. Prices come from the catalogue, never from the
   client. An order moves through pending, confirmed, shipped and delivered (or cancelled) by the storefront's staff.
+  A cancelled order was never shipped: its stock goes back on sale, also once the stock was committed (sold).
 
   Background:
     Given the storefront "acme" through the API
@@ -43,3 +44,13 @@ Feature: Orders are placed once, at the catalogue's prices, and seen only by the
     When another customer of the same storefront asks for that order
     Then the answer is 404 Not Found, the same as for an order that does not exist
     And the order is not in the other customer's history
+
+  @REQ-ORD-006 @seed:microservices
+  Scenario: A cancelled order gives its stock back, also after the stock was committed
+    Given the customer's cart holds 2 units of a product newly added by the storefront's admin
+    And the customer has placed an order
+    And the order's stock has been committed in the catalogue
+    When the customer cancels the order
+    Then the customer sees the order as "cancelled"
+    And the product's available stock is back where it was before the order, once
+    And a second cancel is refused and gives nothing back twice

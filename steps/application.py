@@ -872,6 +872,120 @@ def not_in_other_history(visit: Visit) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------------ cancel
+
+
+def catalog_stock(visit: Visit) -> int:
+    """The product's available stock as catalog itself has it (no storefront cache in between)."""
+    from services.protos.gen.shop.catalog.v1 import catalog_pb2
+
+    assert visit.product is not None
+    request = catalog_pb2.GetProductRequest(product_id=visit.product["id"])
+    return int(catalog_grpc(visit.shop, visit.tenant, "GetProduct", request).stock_available)
+
+
+def cancel_order(visit: Visit, as_admin: bool) -> str:
+    """CancelOrder (the shop has no HTTP route for it) as the customer or the storefront's staff: 'OK' or the code."""
+    from services.protos.gen.shop.orders.v1 import orders_pb2, orders_pb2_grpc
+
+    assert visit.order is not None
+    assert visit.customer is not None
+    if as_admin:
+        who = admin_api(visit.api).json_of("GET", "/v1/me")
+        md = (("x-tenant-id", visit.tenant), ("x-user-id", who["user_id"]), ("x-user-role", "admin"))
+    else:
+        md = (("x-tenant-id", visit.tenant), ("x-user-id", visit.customer.user_id), ("x-user-role", "customer"))
+    request = orders_pb2.CancelOrderRequest(
+        order_id=visit.order["id"], expected_version=int(current_order(visit)["version"]), reason="conformance"
+    )
+    with grpc.insecure_channel(visit.shop.grpc["orders"]) as channel:
+        stub = orders_pb2_grpc.OrdersServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            stub.CancelOrder(request, metadata=md, timeout=20)
+        except grpc.RpcError as exc:
+            return str(exc.code().name)
+    return "OK"
+
+
+@given(parsers.parse("the customer's cart holds {quantity:d} units of a product newly added by the storefront's admin"))
+def cart_of_own_product(visit: Visit, quantity: int) -> None:
+    # A product of the scenario's own: no other scenario's orders move its stock while this one counts it.
+    visit.product = new_product(admin_api(visit.api), "cancel")
+    api = visit.customer_api()
+    expect_status(api.request("DELETE", "/v1/cart"), 204, "the cart cannot be emptied")
+    add_to_cart(api, visit.product["id"], quantity)
+    visit.seen["stock_before"] = catalog_stock(visit)
+
+
+@given("the order's stock has been committed in the catalogue")
+def order_stock_committed(visit: Visit) -> None:
+    """What orders' batch does within ~100 ms of the answer, made sure of: the cancel then meets COMMITTED stock.
+
+    The order's reservation in catalog has the order's id (orders' contract); CommitReservations is idempotent, so
+    this only waits for, or does, the commit orders does anyway.
+    """
+    from services.protos.gen.shop.catalog.v1 import catalog_pb2
+
+    assert visit.order is not None
+    request = catalog_pb2.CommitReservationsRequest(reservation_ids=[visit.order["id"]])
+    answer = catalog_grpc(visit.shop, visit.tenant, "CommitReservations", request)
+    expect(
+        list(answer.committed) == [visit.order["id"]],
+        "the order's stock is not held in the catalogue",
+        f"catalog reservation {visit.order['id']}",
+        "committed",
+        "COMMITTED",
+        [f.detail for f in answer.failed] or "no answer",
+    )
+
+
+@when("the customer cancels the order")
+def customer_cancels(visit: Visit) -> None:
+    code = cancel_order(visit, as_admin=False)
+    expect(code == "OK", "the customer cannot cancel a pending order", "orders.CancelOrder", "answer", "OK", code)
+
+
+@then("the product's available stock is back where it was before the order, once")
+def stock_back_once(visit: Visit) -> None:
+    assert visit.product is not None
+    before = visit.seen["stock_before"]
+    where = f"catalog product {visit.product['id']}"
+
+    def wrong() -> str | None:
+        now = catalog_stock(visit)
+        return None if now == before else str(now)
+
+    # The cancel gives the stock back before it answers; should catalog have been slow, the orders sweep does it.
+    found = eventually(wrong, timeout=15.0)
+    expect(found is None, "a cancelled order did not give its stock back", where, "stock_available", before, found)
+    time.sleep(1.0)  # anything that would give it back a second time (the batch commit, the sweep) has run by now
+    found = wrong()
+    expect(found is None, "a cancelled order's stock came back more than once", where, "stock_available", before, found)
+
+
+@then("a second cancel is refused and gives nothing back twice")
+def second_cancel_refused(visit: Visit) -> None:
+    assert visit.product is not None
+    code = cancel_order(visit, as_admin=True)
+    expect(
+        code == "FAILED_PRECONDITION",
+        "a cancelled order can be cancelled again",
+        "orders.CancelOrder",
+        "CANCELLED -> CANCELLED",
+        "FAILED_PRECONDITION",
+        code,
+    )
+    found = catalog_stock(visit)
+    expect(
+        found == visit.seen["stock_before"],
+        "a second cancel gave the stock back again",
+        f"catalog product {visit.product['id']}",
+        "stock_available",
+        visit.seen["stock_before"],
+        found,
+    )
+
+
 # ================================================================================================ caching
 
 

@@ -397,6 +397,21 @@ def lifecycle_unchecked(shop: Shop) -> Variant:
     return Variant(patches=[(model, "TRANSITIONS", anything)], orders=True)
 
 
+def cancel_keeps_committed_stock(shop: Shop) -> Variant:
+    """orders gives back only HELD stock on cancel (ReleaseReservation): committed stock stays sold, as it once did."""
+    from services.orders import service
+    from services.orders.domain.model import ReservationState
+
+    def give_back(self: service.OrdersService, order: Any) -> None:
+        try:
+            self.catalog.release(order.tenant_id, order.reservation_id)
+        except service.ReservationGone:
+            return  # COMMITTED: "a restock, a staff decision"
+        self.repo.set_reservation_state(order, order.reservation_state, ReservationState.RELEASED, self.clock())
+
+    return Variant(patches=[(service.OrdersService, "_give_back", give_back)], orders=True)
+
+
 def reads_orders_as_staff(shop: Shop) -> Variant:
     from services.gateway.backends import Backend
 
@@ -547,6 +562,7 @@ BAD_CASES: dict[str, list[tuple[str, Callable[[Shop], Variant]]]] = {
     "REQ-ORD-003": [("a client-chosen price is silently dropped instead of refused", client_prices_ignored)],
     "REQ-ORD-004": [("orders allows any status transition", lifecycle_unchecked)],
     "REQ-ORD-005": [("the gateway reads orders with staff rights", reads_orders_as_staff)],
+    "REQ-ORD-006": [("a cancel gives back held stock only, committed stock stays sold", cancel_keeps_committed_stock)],
     "REQ-CACHE-001": [("the cache never stores", cache_never_stores)],
     "REQ-CACHE-002": [("the cache never invalidates", cache_never_invalidates)],
     "REQ-RES-001": [
@@ -592,7 +608,7 @@ def test_green_on_the_intact_variant(
     requirement: str, platform: Platform, variant_facts: Callable[[Variant], Facts]
 ) -> None:
     """The harness itself (in-process gateway, frontend, orders) keeps every scenario green."""
-    result = run(requirement, variant_facts(Variant(orders=requirement == "REQ-ORD-004")))
+    result = run(requirement, variant_facts(Variant(orders=requirement in ("REQ-ORD-004", "REQ-ORD-006"))))
     assert result.outcome is Outcome.PASS, result.message
 
 
