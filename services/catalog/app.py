@@ -10,6 +10,7 @@ from services.catalog.events import ChangeFeed
 from services.catalog.repository import CatalogRepository
 from services.catalog.servicer import CatalogServicer
 from services.common.pg import Database
+from services.common.pg_migrate import SchemaVersionCheck
 from services.common.server import DependencyCheck, ShopServer
 from services.common.settings import ConfigError, Settings
 from services.protos.gen.shop.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -73,7 +74,14 @@ def build(settings: Settings, sweep_interval: float = 15.0, pool_size: int = 10)
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         return [SERVICE_NAME]
 
-    server = ShopServer(settings, register, checks=[DependencyCheck("postgresql", db.ping)])
+    server = ShopServer(
+        settings,
+        register,
+        checks=[
+            DependencyCheck("postgresql", db.ping),
+            DependencyCheck("schema", SchemaVersionCheck(lambda: db.pool.connection(timeout=2.0), MIGRATIONS)),
+        ],
+    )
     server.on_stop.extend([feed.stop, sweeper.stop, db.close])
     server.catalog = servicer  # type: ignore[attr-defined]  # handy for tests
     server.sweeper = sweeper  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
 Each file runs in its own transaction together with its row in ``schema_migrations``, under an advisory lock so
 that replicas starting together do not race. A changed checksum of an applied file is an error: applied
 migrations are history, add a new file instead. ``provision`` also creates the database if missing and the
-application role (LOGIN, NOSUPERUSER, NOBYPASSRLS, owning nothing) with DML rights on the tables.
+application role (LOGIN, NOSUPERUSER, NOBYPASSRLS, owning nothing) with DML rights on the tables and SELECT on
+``schema_migrations``, so that the service can refuse to serve a schema older than the migrations it ships
+(``SchemaVersionCheck``, one of its health checks). On EKS the owner runs ``migrate`` in a Job before the rollout.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -84,6 +89,60 @@ def migrate(url: str, directory: Path) -> list[int]:
     return applied_now
 
 
+def missing_versions(conn: psycopg.Connection[Any], directory: Path) -> list[int]:
+    """The versions shipped in ``directory`` that ``schema_migrations`` does not list (oldest first).
+
+    A database without ``schema_migrations`` has none applied. Versions applied beyond those shipped are not
+    an error: an older replica keeps serving during a rollout after the migration of the newer release.
+    """
+    shipped = [m.version for m in load_migrations(directory)]
+    with conn.transaction():
+        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        if not exists or not _first(exists):
+            return shipped
+        applied = {int(_first(row)) for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    return [v for v in shipped if v not in applied]
+
+
+def _first(row: Any) -> Any:
+    """The first column of a tuple row or a dict row."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database lacks migrations this build ships: the migrate Job has not run (or failed)."""
+
+
+class SchemaVersionCheck:
+    """Health check: the database holds every migration version this build ships.
+
+    Raises ``SchemaOutOfDate`` naming the missing versions (the server logs it and reports NOT_SERVING, so the
+    new pods of a rollout stay unready until the migrate Job has run). Once up to date the verdict is kept:
+    applied migrations are never removed, so later rounds cost no query.
+    """
+
+    def __init__(self, connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]], directory: Path):
+        self._connection = connection
+        self._directory = directory
+        self._newest = max((m.version for m in load_migrations(directory)), default=0)
+        self.up_to_date = False
+
+    def __call__(self) -> bool:
+        if self.up_to_date:
+            return True
+        with self._connection() as conn:
+            missing = missing_versions(conn, self._directory)
+        if missing:
+            names = ", ".join(f"{v:04d}" for v in missing)
+            raise SchemaOutOfDate(
+                f"database schema out of date: migration(s) {names} not applied (this build ships up to "
+                f"{self._newest:04d}); run the migrate Job (python -m services.<name> migrate) as the owner"
+            )
+        self.up_to_date = True
+        log.info("database schema up to date", extra={"version": self._newest})
+        return True
+
+
 def ensure_database(admin_url: str) -> None:
     """Create the URL's database if it does not exist (connecting to the ``postgres`` database to do it)."""
     params = conninfo_to_dict(admin_url)
@@ -114,7 +173,9 @@ def grant_app_role(url: str, app_role: str, password: str | None) -> None:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
         conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role))
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+        # The history: readable (the service's schema check), never writable by the app role.
         conn.execute(sql.SQL("REVOKE ALL ON schema_migrations FROM {}").format(role))
+        conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(role))
 
 
 def provision(admin_url: str, directory: Path, app_role: str, app_password: str | None) -> list[int]:

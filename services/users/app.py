@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from services.common.pg import Database
+from services.common.pg_migrate import SchemaVersionCheck
 from services.common.server import DependencyCheck, ShopServer
 from services.common.settings import ConfigError, Settings
 from services.protos.gen.shop.users.v1 import users_pb2, users_pb2_grpc
@@ -77,7 +78,13 @@ def build(
         return [SERVICE_NAME]
 
     server = ShopServer(
-        settings, register, checks=[DependencyCheck("postgresql", db.ping)], tenant_exempt_methods=TENANT_EXEMPT
+        settings,
+        register,
+        checks=[
+            DependencyCheck("postgresql", db.ping),
+            DependencyCheck("schema", SchemaVersionCheck(lambda: db.pool.connection(timeout=2.0), MIGRATIONS)),
+        ],
+        tenant_exempt_methods=TENANT_EXEMPT,
     )
     server.on_stop.extend([stop.set, db.close])
     server.users = servicer  # type: ignore[attr-defined]  # handy for tests
