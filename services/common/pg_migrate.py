@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import re
@@ -155,8 +156,10 @@ def ensure_database(admin_url: str) -> None:
             log.info("database created", extra={"database": dbname})
 
 
-def grant_app_role(url: str, app_role: str, password: str | None) -> None:
-    """Create or update the application role and grant it DML on the service's tables (not on the history)."""
+def grant_app_role(url: str, app_role: str, password: str | None, *, rds_iam: bool = False) -> None:
+    """Create or update the application role and grant it DML on the service's tables (not on the history).
+
+    ``rds_iam``: the role signs in with IAM database authentication (RDS role ``rds_iam``), as on EKS."""
     if not _ROLE_RE.match(app_role):
         raise ValueError(f"invalid role name {app_role!r}")
     role = sql.Identifier(app_role)
@@ -176,13 +179,17 @@ def grant_app_role(url: str, app_role: str, password: str | None) -> None:
         # The history: readable (the service's schema check), never writable by the app role.
         conn.execute(sql.SQL("REVOKE ALL ON schema_migrations FROM {}").format(role))
         conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(role))
+        if rds_iam:
+            conn.execute(sql.SQL("GRANT rds_iam TO {}").format(role))
 
 
-def provision(admin_url: str, directory: Path, app_role: str, app_password: str | None) -> list[int]:
+def provision(
+    admin_url: str, directory: Path, app_role: str, app_password: str | None, *, rds_iam: bool = False
+) -> list[int]:
     """Database + migrations + application role: everything a fresh PostgreSQL needs before the service runs."""
     ensure_database(admin_url)
     applied = migrate(admin_url, directory)
-    grant_app_role(admin_url, app_role, app_password)
+    grant_app_role(admin_url, app_role, app_password, rds_iam=rds_iam)
     return applied
 
 
@@ -198,14 +205,44 @@ def add_migrate_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     mig.add_argument("--app-role", default=app_role, help="the role the service connects as")
     mig.add_argument("--app-password-file", help="file holding the app role's password (LOGIN)")
+    mig.add_argument(
+        "--admin-credentials-file",
+        default=os.environ.get("SHOP_DATABASE_ADMIN_CREDENTIALS_FILE"),
+        help="JSON file with the owner's username and password (the RDS-managed master user secret), used "
+        "with the admin URL's host and database (default: $SHOP_DATABASE_ADMIN_CREDENTIALS_FILE)",
+    )
+    mig.add_argument(
+        "--rds-iam",
+        action="store_true",
+        default=os.environ.get("SHOP_DATABASE_APP_IAM_AUTH", "").lower() in ("1", "true"),
+        help="the app role signs in with RDS IAM authentication: grant it rds_iam ($SHOP_DATABASE_APP_IAM_AUTH)",
+    )
+
+
+def with_credentials(url: str, credentials_file: Path) -> str:
+    """``url`` with the user and password of a JSON credentials file ({"username": ..., "password": ...}, the
+    shape of an RDS-managed master user secret); the file is read at every run, so a rotated password is used."""
+    try:
+        data = json.loads(credentials_file.read_text(encoding="utf-8"))
+        username, password = data["username"], data["password"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{credentials_file}: not a JSON object with username and password ({type(exc).__name__})"
+        ) from None
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise ConfigError(f"{credentials_file}: username and password must be non-empty strings")
+    return make_conninfo(url, user=username, password=password)
 
 
 def run_migrate(args: argparse.Namespace, service: str, directory: Path) -> None:
     """What ``migrate`` does; a missing admin URL is a ConfigError (the caller reports it)."""
     if not args.admin_url:
         raise ConfigError("migrate needs --admin-url or SHOP_DATABASE_ADMIN_URL")
+    admin_url = args.admin_url
+    if args.admin_credentials_file:
+        admin_url = with_credentials(admin_url, Path(args.admin_credentials_file))
     password = None
     if args.app_password_file:
         password = Path(args.app_password_file).read_text(encoding="utf-8").strip()
-    applied = provision(args.admin_url, directory, args.app_role, password)
+    applied = provision(admin_url, directory, args.app_role, password, rds_iam=args.rds_iam)
     log.info(f"{service} database ready", extra={"applied": ",".join(map(str, applied)) or "none"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -13,9 +14,18 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2
 
+from services.catalog.__main__ import main as catalog_main
 from services.catalog.app import MIGRATIONS
-from services.common.pg_migrate import grant_app_role, load_migrations, migrate, missing_versions, provision
+from services.common.pg_migrate import (
+    grant_app_role,
+    load_migrations,
+    migrate,
+    missing_versions,
+    provision,
+    with_credentials,
+)
 from services.common.server import ShopServer
+from services.common.settings import ConfigError
 from tests.services.catalog.catalog_support import CatalogDb, start_catalog
 from tests.services.pg_server import PgServer
 
@@ -98,3 +108,48 @@ def test_app_role_reads_the_history_but_cannot_write_it(pg_server: PgServer) -> 
             conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'x', 'x')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM schema_migrations")
+
+
+def test_migrate_command_with_the_owner_secret_file(pg_server: PgServer, tmp_path: Path) -> None:
+    """What the migrate Job runs: the admin URL without credentials plus the RDS master secret as a JSON file."""
+    owner = pg_server.create_role(f"owner_{uuid.uuid4().hex[:8]}", "pw-with@odd/chars:%")
+    pg_server.psql(f'ALTER ROLE "{owner}" CREATEROLE')  # like the RDS master user: no superuser
+    name = pg_server.create_database(owner=owner)
+    creds = tmp_path / "owner.json"
+    creds.write_text(json.dumps({"username": owner, "password": "pw-with@odd/chars:%", "engine": "postgres"}))
+    role = f"catalog_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "app-pw").write_text("app-pw\n")
+    argv = ["migrate", "--admin-url", f"postgresql://127.0.0.1:{pg_server.port}/{name}"]
+    argv += [
+        "--admin-credentials-file",
+        str(creds),
+        "--app-role",
+        role,
+        "--app-password-file",
+        str(tmp_path / "app-pw"),
+    ]
+    assert catalog_main(argv) == 0
+    with psycopg.connect(pg_server.url(name, role, "app-pw"), autocommit=True) as conn:
+        assert missing_versions(conn, MIGRATIONS) == []
+        owners = conn.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    assert owners == [(owner,)]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "not json",
+        "[]",
+        '{"username": "a"}',
+        '{"username": "", "password": "x"}',
+        '{"username": 1, "password": "x"}',
+    ],
+)
+def test_bad_owner_secret_file_is_a_config_error(tmp_path: Path, content: str) -> None:
+    creds = tmp_path / "owner.json"
+    creds.write_text(content)
+    with pytest.raises(ConfigError):
+        with_credentials("postgresql://db.example:5432/catalog", creds)
+    with pytest.raises(ConfigError):
+        with_credentials("postgresql://db.example:5432/catalog", tmp_path / "absent.json")
