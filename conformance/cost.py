@@ -272,6 +272,7 @@ def _db_instance(_facts: Facts, r: Resource, p: PriceTable) -> list[CostComponen
             p.price("rds_gp3_gb_month"),
             monthly_quantity=_number(r.get("allocated_storage")) * copies,
         ),
+        *_managed_master_secret(r, p),
     ]
 
 
@@ -300,7 +301,15 @@ def _docdb_instance(_facts: Facts, r: Resource, p: PriceTable) -> list[CostCompo
     ]
 
 
-def _docdb_cluster(_facts: Facts, _r: Resource, p: PriceTable) -> list[CostComponent]:
+def _managed_master_secret(r: Resource, p: PriceTable) -> list[CostComponent]:
+    """The Secrets Manager secret a database keeps for its managed master password (no Terraform resource of its
+    own, billed like any secret)."""
+    if r.get("manage_master_user_password") is not True:
+        return []
+    return [CostComponent("Managed master password secret", "months", p.price("secret_month"), monthly_quantity=1)]
+
+
+def _docdb_cluster(_facts: Facts, r: Resource, p: PriceTable) -> list[CostComponent]:
     return [
         CostComponent(
             "Storage", "GB", p.price("documentdb_storage_gb_month"), monthly_quantity=p.assume("documentdb_storage_gb")
@@ -311,6 +320,7 @@ def _docdb_cluster(_facts: Facts, _r: Resource, p: PriceTable) -> list[CostCompo
             p.price("documentdb_io_million"),
             monthly_quantity=p.assume("documentdb_io_million_per_month"),
         ),
+        *_managed_master_secret(r, p),
     ]
 
 

@@ -16,5 +16,5 @@ Feature: Secrets in Secrets Manager, encrypted with their own key and rotated
 
   @REQ-SECRETS-003
   Scenario: The services' secrets follow the naming convention and name their service
-    Then the Secrets Manager secrets are exactly "gateway/redis-auth, orders/documentdb, users/jwt-keys" of the environment
+    Then the Secrets Manager secrets are exactly "gateway/redis-auth, users/jwt-keys" of the environment
     And every Secrets Manager secret is tagged with the service in its name

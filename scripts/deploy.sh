@@ -192,11 +192,15 @@ phase_applications() {
   if [[ -n "${REDIS_ENDPOINT}" ]]; then
     set_setting "${settings}" gateway_redis_url "rediss://${REDIS_ENDPOINT}:6379/0"
   fi
+  # The orders ExternalSecret reads DocumentDB's managed master secret by its exact ARN.
+  set_setting "${settings}" orders_documentdb_secret_arn "${DOCDB_SECRET_ARN}"
 
   if [[ "${DRY_RUN}" == true ]]; then
     printf '+ (settings written to a copy of overlays/%s/settings.yaml)\n' "${ENVIRONMENT}"
   else
     grep -q "${PLACEHOLDER_ACCOUNT}" "${settings}" && die "account id still the placeholder in ${settings}"
+    grep -q 'rds!cluster-00000000-' "${settings}" \
+      && die "orders_documentdb_secret_arn still the placeholder in ${settings} (terraform output documentdb_secret_arn)"
   fi
   run kubectl apply -k "${tree}/overlays/${ENVIRONMENT}"
   local svc
@@ -252,6 +256,7 @@ main() {
   RDS_ENDPOINT="${RDS_ENDPOINT%%:*}"
   DOCDB_ENDPOINT="$(tf_output documentdb_endpoint)"
   DOCDB_ENDPOINT="${DOCDB_ENDPOINT%%:*}"
+  DOCDB_SECRET_ARN="$(tf_output documentdb_secret_arn)"
   REDIS_ENDPOINT="$(tf_output redis_configuration_endpoint)"
   REDIS_ENDPOINT="${REDIS_ENDPOINT%%:*}"
   CERTIFICATE_ARN="${CERTIFICATE_ARN:-$(tf_output certificate_arn)}"

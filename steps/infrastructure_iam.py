@@ -166,10 +166,41 @@ def no_star_star(infra: Facts) -> None:
     fail_if(violations, "a policy allows everything")
 
 
-def _reference_match(kind: str, value: str, resource: Any, service: str, environment: str) -> bool:
+# The reference's secrets whose value a database service manages itself (manage_master_user_password): the
+# "<engine>-<service>" name prefix => the resource types that hold such a managed master secret.
+MANAGED_SECRET_ENGINES: dict[str, tuple[str, ...]] = {
+    "documentdb": ("aws_docdb_cluster",),
+    "postgres": ("aws_db_instance", "aws_rds_cluster"),
+}
+
+
+def _managed_secret_arns(infra: Facts, value: str) -> list[Any] | None:
+    """The managed master secret ARNs of the databases that can hold the reference secret ``value``, or None when
+    ``value`` is no database's master secret. An ARN is a string (live) or a value known only after apply (plan)."""
+    types = MANAGED_SECRET_ENGINES.get(value.split("-")[0])
+    if types is None:
+        return None
+    return [
+        database.get("master_user_secret.0.secret_arn")
+        for database in infra.of_type(*types)
+        if database.get("manage_master_user_password") is True
+    ]
+
+
+def _reference_match(
+    kind: str, value: str, resource: Any, service: str, environment: str, infra: Facts | None = None
+) -> bool:
     """Does a policy's resource stand for the reference's ``<kind>:<value>``? (see the feature's description)"""
     if kind == "*":
         return bool(resource == "*")
+    managed = _managed_secret_arns(infra, value) if kind == "secret" and infra is not None else None
+    if managed and service in value.split("-")[1:]:
+        # The reference's <engine>-<service> secret is the master secret the database manages (rds!cluster-<id>),
+        # named by its exact ARN. Live, the ARN must be that secret's. In a plan it is known only after apply and
+        # the policy document's dynamic statements cannot be traced: accepted there, as dbuser and bucket are.
+        if isinstance(resource, str) and not resource.startswith("(known after apply"):
+            return resource in managed
+        return isinstance(resource, (Ref, Unknown, str))
     if isinstance(resource, (Ref, Unknown)) or (
         isinstance(resource, str) and resource.startswith("(known after apply")
     ):
@@ -247,7 +278,7 @@ def _compare_permissions(
         allowed = [
             p
             for p in wanted
-            if p.action == action and _reference_match(*_split(p.resource), resource, name, infra.environment)
+            if p.action == action and _reference_match(*_split(p.resource), resource, name, infra.environment, infra)
         ]
         if not allowed:
             violations.append(
@@ -260,7 +291,7 @@ def _compare_permissions(
             )
     for permission in wanted:
         if not any(
-            a == permission.action and _reference_match(*_split(permission.resource), r, name, infra.environment)
+            a == permission.action and _reference_match(*_split(permission.resource), r, name, infra.environment, infra)
             for _, a, r in grants
         ):
             violations.append(

@@ -45,6 +45,8 @@ APP_NAMESPACE = "ecommerce"
 DATA_SUBNETS = {"10.0.20.0/24", "10.0.21.0/24", "10.0.22.0/24"}
 PUBLIC_SUBNETS = {"10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"}
 SECRETS = {"gateway": ["redis-auth"], "orders": ["documentdb"], "users": ["jwt-keys"]}
+# The secret DocumentDB manages for its master user: rds!cluster-<cluster resource uuid>-<6 characters>.
+DOCDB_MANAGED_SECRET_ARN = r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:rds!cluster-[0-9a-f-]{36}-\w{6}"
 DASHBOARDS = {"cluster-overview", "node-metrics", "pod-metrics", "application-metrics", "database-metrics"}
 
 Obj = dict[str, Any]
@@ -610,6 +612,11 @@ def test_crd_objects_have_their_required_fields(environment: str, rendered: list
         assert re.fullmatch(r"\d+[smh]", spec["refreshInterval"])
         assert spec["target"]["name"] == f"{service}-secrets"
         assert [d["secretKey"] for d in spec["data"]] == SECRETS[service]
+        if service == "orders":
+            # DocumentDB's managed master secret, by its exact ARN (placeholder until scripts/deploy.sh sets it).
+            (key,) = [d["remoteRef"]["key"] for d in spec["data"]]
+            assert re.fullmatch(DOCDB_MANAGED_SECRET_ARN, key), key
+            continue
         assert [d["remoteRef"]["key"] for d in spec["data"]] == [
             f"eks-shop/{environment}/{service}/{name}" for name in SECRETS[service]
         ]
@@ -682,6 +689,10 @@ def test_account_id_and_endpoints_come_from_settings(tmp_path: Path) -> None:
     settings = tree / "overlays" / "staging" / "settings.yaml"
     text = settings.read_text().replace(PLACEHOLDER_ACCOUNT, "444455556666")
     text = re.sub(r"(?m)^  image_tag: .*$", '  image_tag: "1.2.3"', text)
+    real_secret = (
+        "arn:aws:secretsmanager:us-east-1:444455556666:secret:rds!cluster-0a1b2c3d-4e5f-6789-abcd-ef0123456789-Xy12Zw"
+    )
+    text = re.sub(r"(?m)^  orders_documentdb_secret_arn: .*$", f"  orders_documentdb_secret_arn: {real_secret}", text)
     settings.write_text(text)
     objects = kustomize(tree / "overlays" / "staging")
     dump = yaml.safe_dump_all(objects)
@@ -695,6 +706,10 @@ def test_account_id_and_endpoints_come_from_settings(tmp_path: Path) -> None:
     }
     assert arns
     assert all(a.startswith("arn:aws:iam::444455556666:role/eks-ecommerce-staging-") for a in arns)
+    (orders,) = [
+        e for e in of_kind(objects, "ExternalSecret", APP_NAMESPACE) if e["metadata"]["name"] == "orders-secrets"
+    ]
+    assert [d["remoteRef"]["key"] for d in orders["spec"]["data"]] == [real_secret]
 
 
 # -- fixtures ------------------------------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ def collect_docdb(ctx: CollectContext) -> list[Resource]:
         if not ctx.in_scope(tags):
             continue
         cluster_id = cluster["DBClusterIdentifier"]
+        secret = cluster.get("MasterUserSecret") or {}
         values: dict[str, Any] = {
             "id": cluster_id,
             "cluster_identifier": cluster_id,
@@ -169,6 +170,17 @@ def collect_docdb(ctx: CollectContext) -> list[Resource]:
             "enabled_cloudwatch_logs_exports": cluster.get("EnabledCloudwatchLogsExports", []),
             "port": cluster.get("Port"),
             "master_username": cluster.get("MasterUsername"),
+            # The master password itself is never readable; a managed one shows as its secret.
+            "manage_master_user_password": bool(secret) or None,
+            "master_user_secret": [
+                {
+                    "kms_key_id": secret.get("KmsKeyId"),
+                    "secret_arn": secret.get("SecretArn"),
+                    "secret_status": secret.get("SecretStatus"),
+                }
+            ]
+            if secret
+            else [],
             "availability_zones": sorted(cluster.get("AvailabilityZones", [])),
             "cluster_members": sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])),
             "endpoint": cluster.get("Endpoint"),

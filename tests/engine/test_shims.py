@@ -7,6 +7,7 @@ Each test first calls plain moto (``python -m moto.server``): if moto starts to 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -428,3 +429,24 @@ def test_eks_creation_settings_shim(shimmed: Emulator) -> None:
     cluster, group = _configured_cluster(shimmed, "settings")
     assert cluster["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
     assert group["updateConfig"] == {"maxUnavailablePercentage": 33}
+
+
+def test_docdb_managed_master_password_answered(shimmed: Emulator) -> None:
+    """manage_master_user_password (modules/documentdb): the cluster answers its managed secret, and that secret
+    holds the master credentials the orders service reads (JSON username/password)."""
+    docdb = client(shimmed, "docdb")
+    created = docdb.create_db_cluster(
+        DBClusterIdentifier="orders-managed",
+        Engine="docdb",
+        MasterUsername="shop_admin",
+        ManageMasterUserPassword=True,
+        StorageEncrypted=True,
+    )["DBCluster"]
+    described = docdb.describe_db_clusters(DBClusterIdentifier="orders-managed")["DBClusters"][0]
+    for cluster in (created, described):
+        assert "MasterUserPassword" not in cluster
+        assert cluster["MasterUserSecret"]["SecretArn"].split(":secret:")[1].startswith("rds!cluster-")
+    value = client(shimmed, "secretsmanager").get_secret_value(SecretId=described["MasterUserSecret"]["SecretArn"])
+    credentials = json.loads(value["SecretString"])
+    assert set(credentials) >= {"username", "password"}
+    assert credentials["password"]

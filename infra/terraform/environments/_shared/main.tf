@@ -87,6 +87,7 @@ module "iam" {
   route53_zone_arn          = module.edge.zone_arn
   fluent_bit_log_group_arns = [for k in ["application", "dataplane", "host"] : module.observability.log_group_arns[k]]
   ebs_kms_key_alias         = module.kms.alias_names["eks"]
+  documentdb_secret_arn     = module.documentdb.master_user_secret_arn
 }
 
 module "secrets" {
@@ -131,8 +132,6 @@ module "documentdb" {
   instance_class      = var.documentdb_instance_class
   subnet_ids          = module.vpc.data_subnet_ids
   security_group_ids  = [module.security_groups.security_group_ids["documentdb"]]
-  master_username     = module.secrets.documentdb_username
-  master_password     = module.secrets.documentdb_password
   deletion_protection = var.deletion_protection
   kms_key_arn         = module.kms.key_arns["documentdb"]
 }

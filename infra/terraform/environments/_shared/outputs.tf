@@ -58,6 +58,11 @@ output "documentdb_endpoint" {
   value       = module.documentdb.endpoint
 }
 
+output "documentdb_secret_arn" {
+  description = "Secret DocumentDB manages for its master user (JSON: username, password): the orders ExternalSecret's key."
+  value       = module.documentdb.master_user_secret_arn
+}
+
 output "secret_names" {
   description = "Secrets Manager names (eks-shop/<env>/<service>/<name>)."
   value       = module.secrets.secret_names

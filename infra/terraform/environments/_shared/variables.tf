@@ -230,7 +230,7 @@ variable "spot_node_group" {
 }
 
 variable "rotation_lambda_arns" {
-  description = "Rotation Lambda ARN per secret key (gateway/redis-auth, orders/documentdb, users/jwt-keys). Secrets without one still declare a 90-day rotation schedule; see infra/terraform/README.md."
+  description = "Rotation Lambda ARN per secret key (gateway/redis-auth, users/jwt-keys; DocumentDB rotates its managed master secret itself). Secrets without one still declare a 90-day rotation schedule; see infra/terraform/README.md."
   type        = map(string)
   default     = {}
 }

@@ -34,8 +34,12 @@ resource "aws_docdb_cluster" "this" {
   engine_version     = var.engine_version
   port               = 27017
 
-  master_username = var.master_username
-  master_password = var.master_password
+  # No password in Terraform plan or state: DocumentDB generates it, keeps it in a Secrets Manager secret of its own
+  # (master_user_secret, JSON with username and password) and rotates it. The provider (hashicorp/aws 5.100) has no
+  # master_user_secret_kms_key_id for DocumentDB, so that secret is encrypted with the AWS-managed aws/secretsmanager
+  # key, not the "secrets" CMK (see infra/terraform/README.md).
+  master_username             = var.master_username
+  manage_master_user_password = true
 
   db_subnet_group_name            = aws_docdb_subnet_group.this.name
   db_cluster_parameter_group_name = aws_docdb_cluster_parameter_group.this.name
@@ -54,11 +58,6 @@ resource "aws_docdb_cluster" "this" {
   final_snapshot_identifier    = var.deletion_protection ? "${var.cluster_identifier}-final" : null
 
   tags = var.tags
-
-  lifecycle {
-    # The orders/documentdb rotation Lambda owns the password after creation.
-    ignore_changes = [master_password]
-  }
 }
 
 # 1 primary + 2 replicas, one per AZ (keys are AZ names). DocumentDB picks the writer; the others are readers.

@@ -46,20 +46,9 @@ variable "instance_class" {
 }
 
 variable "master_username" {
-  description = "Master user name (stored with the password in eks-shop/<env>/orders/documentdb)."
+  description = "Master user name (stored with its password in the cluster's managed secret, master_user_secret_arn)."
   type        = string
   default     = "shop_admin"
-}
-
-variable "master_password" {
-  description = "Initial master password: the password of the Secrets Manager secret eks-shop/<env>/orders/documentdb (secrets module)."
-  type        = string
-  sensitive   = true
-
-  validation {
-    condition     = length(var.master_password) >= 8 && length(var.master_password) <= 100 && !can(regex("[@\"/]", var.master_password))
-    error_message = "master_password must be 8-100 characters without @, \" or /."
-  }
 }
 
 variable "backup_retention_period" {

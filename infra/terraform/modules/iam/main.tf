@@ -11,11 +11,11 @@ locals {
   issuer = replace(var.oidc_issuer_url, "https://", "")
 
   # Secrets are addressed by name, not by their generated ARN: "-??????" matches exactly the 6-character suffix
-  # Secrets Manager appends, so the policies are known at plan time and cannot match a longer name.
+  # Secrets Manager appends, so the policies are known at plan time and cannot match a longer name. The DocumentDB
+  # master secret is DocumentDB's own (rds!cluster-<id>): it is named by its exact ARN, known after apply.
   secret_arn_prefix = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:eks-shop/${var.environment}"
   secret_arn = {
     redis_auth = "${local.secret_arn_prefix}/gateway/redis-auth-??????"
-    documentdb = "${local.secret_arn_prefix}/orders/documentdb-??????"
     jwt_keys   = "${local.secret_arn_prefix}/users/jwt-keys-??????"
   }
   kms_keys_arn = "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"
@@ -35,7 +35,7 @@ locals {
       { sid = "ConnectAsCatalog", actions = ["rds-db:connect"], resources = ["${local.dbuser_arn}/catalog"], conditions = [] },
     ]
     orders = [
-      { sid = "DocumentDbSecret", actions = ["secretsmanager:GetSecretValue"], resources = [local.secret_arn.documentdb], conditions = [] },
+      { sid = "DocumentDbSecret", actions = ["secretsmanager:GetSecretValue"], resources = [var.documentdb_secret_arn], conditions = [] },
       { sid = "OrdersObjects", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${var.orders_bucket_arn}/orders/*"], conditions = [] },
     ]
     users = [
@@ -122,7 +122,7 @@ locals {
     external-secrets = {
       namespace = "external-secrets", service_account = "external-secrets", managed_policies = []
       statements = [
-        { sid = "ThisEnvironmentsSecrets", actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources = ["${local.secret_arn_prefix}/*"], conditions = [] },
+        { sid = "ThisEnvironmentsSecrets", actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources = ["${local.secret_arn_prefix}/*", var.documentdb_secret_arn], conditions = [] },
       ]
     }
 

@@ -50,6 +50,16 @@ variable "rds_resource_id" {
   type        = string
 }
 
+variable "documentdb_secret_arn" {
+  description = "ARN of the secret DocumentDB manages for its master user (documentdb module's master_user_secret_arn); orders and external-secrets may read exactly this secret."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^*?]+$", var.documentdb_secret_arn))
+    error_message = "documentdb_secret_arn must be one Secrets Manager secret ARN, without wildcards."
+  }
+}
+
 variable "orders_bucket_arn" {
   description = "ARN of the orders bucket; the orders role may Get/Put under orders/* only."
   type        = string

@@ -1,9 +1,10 @@
 locals {
   prefix = "eks-shop/${var.environment}"
 
+  # The orders service's DocumentDB credentials are not here: DocumentDB manages that secret itself
+  # (manage_master_user_password in modules/documentdb), as RDS does for PostgreSQL.
   secrets = {
     "gateway/redis-auth" = { service = "gateway", description = "AUTH token of the ElastiCache Redis replication group" }
-    "orders/documentdb"  = { service = "orders", description = "DocumentDB credentials of the orders service" }
     # No initial value: the first rotation (run immediately once a rotation Lambda is set) generates the key pair.
     "users/jwt-keys" = { service = "users", description = "JWT signing keys (JWKS) of the users service" }
   }
@@ -20,37 +21,19 @@ resource "aws_secretsmanager_secret" "this" {
   tags = merge(var.tags, { Service = each.value.service })
 }
 
-# Initial values come from Secrets Manager's own generator (GetRandomPassword) because no random provider is
-# available. The data source yields a new value on every plan, so the versions ignore later changes: the first
-# value is written once and from then on the rotation Lambdas own it. The data stores read their initial
-# credential from these versions, so secret and store agree on creation.
+# The initial Redis AUTH token comes from Secrets Manager's own generator (GetRandomPassword) because no random
+# provider is available. The data source yields a new value on every plan, so the version ignores later changes: the
+# first value is written once and from then on the rotation Lambda owns it. The replication group reads its initial
+# token from this version, so secret and store agree on creation. This token does pass through Terraform plan and
+# state: the known exception of REQ-SECRETS-004 (ElastiCache has no managed-password option for AUTH tokens).
 data "aws_secretsmanager_random_password" "redis_auth" {
   password_length     = 64
-  exclude_punctuation = true
-}
-
-data "aws_secretsmanager_random_password" "documentdb" {
-  password_length     = 40
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret_version" "redis_auth" {
   secret_id     = aws_secretsmanager_secret.this["gateway/redis-auth"].id
   secret_string = data.aws_secretsmanager_random_password.redis_auth.random_password
-
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
-}
-
-resource "aws_secretsmanager_secret_version" "documentdb" {
-  secret_id = aws_secretsmanager_secret.this["orders/documentdb"].id
-  secret_string = jsonencode({
-    engine   = "mongo"
-    username = var.documentdb_username
-    password = data.aws_secretsmanager_random_password.documentdb.random_password
-    port     = 27017
-  })
 
   lifecycle {
     ignore_changes = [secret_string]
@@ -69,5 +52,5 @@ resource "aws_secretsmanager_secret_rotation" "this" {
     automatically_after_days = var.rotation_days
   }
 
-  depends_on = [aws_secretsmanager_secret_version.redis_auth, aws_secretsmanager_secret_version.documentdb]
+  depends_on = [aws_secretsmanager_secret_version.redis_auth]
 }

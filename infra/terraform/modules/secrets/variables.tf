@@ -30,13 +30,13 @@ variable "rotation_days" {
 }
 
 variable "rotation_lambda_arns" {
-  description = "Rotation Lambda ARN per secret key (gateway/redis-auth, orders/documentdb, users/jwt-keys). The functions are deployed separately (AWS's published rotation templates for Redis/DocumentDB, the users service's key rotator for JWT keys). A secret without one still declares its 90-day schedule; AWS only rotates once the ARN is set."
+  description = "Rotation Lambda ARN per secret key (gateway/redis-auth, users/jwt-keys). The functions are deployed separately (AWS's published rotation template for Redis, the users service's key rotator for JWT keys); DocumentDB rotates its managed master secret itself. A secret without one still declares its 90-day schedule; AWS only rotates once the ARN is set."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.rotation_lambda_arns) : contains(["gateway/redis-auth", "orders/documentdb", "users/jwt-keys"], k)])
-    error_message = "rotation_lambda_arns keys must be gateway/redis-auth, orders/documentdb or users/jwt-keys."
+    condition     = alltrue([for k in keys(var.rotation_lambda_arns) : contains(["gateway/redis-auth", "users/jwt-keys"], k)])
+    error_message = "rotation_lambda_arns keys must be gateway/redis-auth or users/jwt-keys (DocumentDB rotates its managed master secret itself)."
   }
 
   validation {
@@ -54,12 +54,6 @@ variable "recovery_window_in_days" {
     condition     = var.recovery_window_in_days == 0 || (var.recovery_window_in_days >= 7 && var.recovery_window_in_days <= 30)
     error_message = "recovery_window_in_days must be 0 or between 7 and 30."
   }
-}
-
-variable "documentdb_username" {
-  description = "User name stored in the orders/documentdb secret."
-  type        = string
-  default     = "shop_admin"
 }
 
 variable "tags" {
