@@ -269,3 +269,33 @@ def secrets_service_tag(infra: Facts) -> None:
         read=lambda s: json.dumps([s.tags.get("Service"), str(s.get("name")).split("/")[2:3]]),
         ok=lambda v: (pair := json.loads(v))[1] == [pair[0]],
     )
+
+
+# Database resources that take a master password, and how each can leave it to the database service instead.
+MASTER_PASSWORD_TYPES = ("aws_db_instance", "aws_rds_cluster", "aws_docdb_cluster")
+
+
+@then("every PostgreSQL and DocumentDB database has a managed master password and no master password set")
+def managed_master_passwords(infra: Facts) -> None:
+    databases = [
+        *select(infra, "aws_db_instance", what="RDS instances"),
+        *infra.of_type("aws_rds_cluster"),
+        *select(infra, "aws_docdb_cluster", what="DocumentDB clusters"),
+    ]
+    violations = []
+    for database in databases:
+        if database.type == "aws_db_instance" and database.get("replicate_source_db"):
+            continue  # a read replica has its source's credentials and takes none of its own
+        password = database.get("master_password") if database.type != "aws_db_instance" else database.get("password")
+        if password is not None:
+            field = "password" if database.type == "aws_db_instance" else "master_password"
+            violations.append(
+                Violation(database.address, field, "not set (managed password)", "set (in plan and state)")
+            )
+        if database.get("manage_master_user_password") is not True:
+            violations.append(
+                Violation(
+                    database.address, "manage_master_user_password", True, database.get("manage_master_user_password")
+                )
+            )
+    fail_if(violations, "a database master password passes through Terraform")
