@@ -271,12 +271,10 @@ def secrets_service_tag(infra: Facts) -> None:
     )
 
 
-# Database resources that take a master password, and how each can leave it to the database service instead.
-MASTER_PASSWORD_TYPES = ("aws_db_instance", "aws_rds_cluster", "aws_docdb_cluster")
-
-
 @then("every PostgreSQL and DocumentDB database has a managed master password and no master password set")
 def managed_master_passwords(infra: Facts) -> None:
+    """Database types that take a master password (aws_db_instance: password; aws_rds_cluster, aws_docdb_cluster:
+    master_password, or master_password_wo, which manage_master_user_password excludes as well)."""
     databases = [
         *select(infra, "aws_db_instance", what="RDS instances"),
         *infra.of_type("aws_rds_cluster"),
