@@ -2,6 +2,8 @@ data "aws_caller_identity" "current" {}
 
 locals {
   name = "eks-shop-${var.environment}"
+  # The PostgreSQL instance; the IAM module scopes the schema migrate role to its master user secret by this name.
+  rds_identifier = "${local.name}-postgres"
 
   # reference/architecture.yaml eks.node_groups; the seed's node_group_* variables size the general group.
   node_groups = {
@@ -83,6 +85,7 @@ module "iam" {
   oidc_provider_arn         = module.eks.oidc_provider_arn
   oidc_issuer_url           = module.eks.oidc_issuer_url
   rds_resource_id           = module.rds.resource_id
+  rds_identifier            = local.rds_identifier
   orders_bucket_arn         = module.storage.bucket_arn
   route53_zone_arn          = module.edge.zone_arn
   fluent_bit_log_group_arns = [for k in ["application", "dataplane", "host"] : module.observability.log_group_arns[k]]
@@ -102,7 +105,7 @@ module "secrets" {
 module "rds" {
   source = "../../modules/rds"
 
-  identifier                = "${local.name}-postgres"
+  identifier                = local.rds_identifier
   instance_class            = var.db_instance_class
   subnet_ids                = module.vpc.data_subnet_ids
   security_group_ids        = [module.security_groups.security_group_ids["postgresql"]]

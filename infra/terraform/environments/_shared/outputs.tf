@@ -102,3 +102,8 @@ output "bastion_instance_id" {
   description = "SSM-only bastion (null when disabled)."
   value       = module.edge.bastion_instance_id
 }
+
+output "rds_master_user_secret_arn" {
+  description = "Secret RDS manages for the PostgreSQL master user (JSON: username, password): the key of the schema migrate Jobs' ExternalSecret (settings postgres_owner_secret_arn)."
+  value       = module.rds.master_user_secret_arn
+}

@@ -184,12 +184,31 @@ locals {
       namespace = var.namespace, service_account = s, statements = local.service_statements[s], managed_policies = []
       tags      = { Service = s }
     } },
+    local.migrate_role,
     { for a, cfg in local.addons : "${var.cluster_name}-addon-${a}" => merge(cfg, { tags = { Addon = a } }) },
   )
 
   managed_attachments = merge([
     for role, cfg in local.roles : { for p in cfg.managed_policies : "${role}|${p}" => { role = role, policy = p } }
   ]...)
+}
+
+# The schema migrate Jobs (infra/kubernetes/base/migrations): service account schema-migrate, used by their
+# SecretStore to read the PostgreSQL owner's credentials, the secret RDS manages for the master user (named
+# rds!db-<uuid>, unknown until apply). Scoped at plan time to secrets RDS tagged with this instance's ARN: the
+# migration may read the owner secret of this instance and nothing else; the services' roles never can.
+locals {
+  rds_instance_arn = "arn:${local.partition}:rds:${local.region}:${local.account_id}:db:${var.rds_identifier}"
+  migrate_role = { "${var.cluster_name}-irsa-schema-migrate" = {
+    namespace = var.namespace, service_account = "schema-migrate", managed_policies = [], tags = { Job = "schema-migrate" }
+    statements = [
+      { sid = "PostgresOwnerSecret", actions = ["secretsmanager:GetSecretValue"], resources = [
+        "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:rds!db-*",
+        ], conditions = [
+        { test = "StringEquals", variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn", values = [local.rds_instance_arn] },
+      ] },
+    ]
+  } }
 }
 
 # One trust per role: exactly one service account of one namespace, audience STS.

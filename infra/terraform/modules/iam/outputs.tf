@@ -17,3 +17,8 @@ output "ebs_csi_role_arn" {
   description = "Role of the EBS CSI controller (input of the eks module's aws-ebs-csi-driver add-on)."
   value       = aws_iam_role.this["${var.cluster_name}-addon-ebs-csi"].arn
 }
+
+output "schema_migrate_role_arn" {
+  description = "Role of the schema migrate Jobs' service account ecommerce/schema-migrate (reads the PostgreSQL owner secret only)."
+  value       = aws_iam_role.this["${var.cluster_name}-irsa-schema-migrate"].arn
+}

@@ -102,6 +102,16 @@ variable "ebs_kms_key_alias" {
   }
 }
 
+variable "rds_identifier" {
+  description = "Identifier of the PostgreSQL instance; the schema migrate role may read the master user secret RDS tagged with its ARN."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,62}$", var.rds_identifier))
+    error_message = "rds_identifier must be an RDS instance identifier (lowercase letters, digits, hyphens)."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every role."
   type        = map(string)
