@@ -18,3 +18,7 @@ Feature: Workload identity: each ServiceAccount's IAM role is the one Terraform 
   @REQ-IRSA-102 @seed:platform-services
   Scenario: Every add-on ServiceAccount with an IAM role assumes its own Terraform role, and only it can
     Then every other ServiceAccount with an IRSA role names a Terraform IAM role "<cluster_name>-addon-<addon>" whose trust admits exactly that service account
+
+  @REQ-IRSA-103 @seed:iam-roles-for-service-accounts-irsa
+  Scenario: The schema migration's ServiceAccount assumes its own Terraform role, and only it can
+    Then every migration Job's ServiceAccount names the Terraform IAM role "<cluster_name>-irsa-<account>" and that role's trust admits exactly this namespace and service account with the audience sts.amazonaws.com

@@ -43,3 +43,9 @@ Feature: Workloads that survive rollouts, node drains and zone failures
   @REQ-WKL-008 @seed:iam-roles-for-service-accounts-irsa
   Scenario: A ServiceAccount per service
     Then every service runs under its own ServiceAccount, named after the service
+
+  @REQ-WKL-009 @seed:phase-4-deploy-applications
+  Scenario: Schema migrations run as a Job with the owner's credentials, which the services never hold
+    Then every service with a PostgreSQL store has a migration Job running its image's "migrate" command
+    And the migration Jobs take the owner's credentials from a Secret that no Deployment mounts or references
+    And every migration Job runs with the pod security of the service it migrates, bounded retries and lifetime, and CPU and memory requests and limits

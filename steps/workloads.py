@@ -54,6 +54,9 @@ from conformance.views.kubernetes import (
 from reference import Architecture
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MIGRATION_COMPONENT = "migration"
+MIGRATES_LABEL = "eks-shop.io/migrates"
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
 STS_AUDIENCE = "sts.amazonaws.com"
 
@@ -434,6 +437,190 @@ def own_service_account(manifests: Facts, deployments: dict[str, Resource], arch
     fail_if(violations, "services without their own ServiceAccount")
 
 
+# -------------------------------------------------------------------------------------------------- migrations
+
+
+def _migration_jobs(manifests: Facts, namespace: str | None, service: str) -> list[Resource]:
+    return [j for j in k8s(manifests, "Job", namespace) if migrated_service(j) == service]
+
+
+def _secret_refs(workload: Resource) -> set[str]:
+    """Names of the Secrets a pod template mounts (secret and projected volumes) or reads (env, envFrom)."""
+    names: set[str] = set()
+    for volume in pod_spec(workload).get("volumes") or []:
+        if not isinstance(volume, Mapping):
+            continue
+        if isinstance(volume.get("secret"), Mapping):
+            names.add(str(volume["secret"].get("secretName")))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if isinstance(source, Mapping) and isinstance(source.get("secret"), Mapping):
+                names.add(str(source["secret"].get("name")))
+    for c in containers(workload):
+        for env in c.get("env", []):
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef") if isinstance(env, Mapping) else None
+            if isinstance(ref, Mapping):
+                names.add(str(ref.get("name")))
+        for env_from in c.get("envFrom", []):
+            if isinstance(env_from, Mapping) and isinstance(env_from.get("secretRef"), Mapping):
+                names.add(str(env_from["secretRef"].get("name")))
+    return names
+
+
+@then(
+    parsers.parse('every service with a PostgreSQL store has a migration Job running its image\'s "{command}" command')
+)
+def migration_jobs_exist(
+    manifests: Facts, deployments: dict[str, Resource], architecture: Architecture, command: str
+) -> None:
+    """A Job labelled ``app.kubernetes.io/component: migration`` and ``eks-shop.io/migrates: <service>`` per service
+    whose store is postgresql, running the service's own image (the release's tag: the schema the new pods expect)
+    with ``command`` among its arguments."""
+    violations = []
+    for name, deployment in sorted(deployments.items()):
+        service = architecture.services[name]  # type: ignore[index]
+        if service.store != "postgresql":
+            continue
+        jobs = _migration_jobs(manifests, namespace_of(deployment), name)
+        if not jobs:
+            violations.append(
+                Violation(
+                    f"Job/{namespace_of(deployment)}/*",
+                    f"{COMPONENT_LABEL}={MIGRATION_COMPONENT}, {MIGRATES_LABEL}={name}",
+                    f"a migration Job for {name}",
+                    "none",
+                )
+            )
+        main = _service_container(deployment, name)
+        for job in jobs:
+            for c in main_containers(job):
+                argv = [str(a) for a in [*c.get("command", []), *c.get("args", [])]]
+                if main is not None and c.get("image") != main.get("image"):
+                    violations.append(
+                        Violation(
+                            job.address, f"{c.path}.image", f"the Deployment's {main.get('image')}", c.get("image")
+                        )
+                    )
+                if command not in argv:
+                    violations.append(Violation(job.address, f"{c.path}.command/args", f"contains {command!r}", argv))
+    fail_if(violations, "database services without a migration Job of their release")
+
+
+@then("the migration Jobs take the owner's credentials from a Secret that no Deployment mounts or references")
+def owner_secret_kept_from_services(manifests: Facts) -> None:
+    """Each migration Job reads at least one Secret (the owner's credentials; never literals) and runs under a
+    ServiceAccount of its own; no Deployment anywhere mounts or references one of those Secrets, or runs under that
+    ServiceAccount (whose IRSA role may read the owner's secret)."""
+    jobs = [j for j in k8s(manifests, "Job") if migrated_service(j) is not None]
+    if not jobs:
+        select(manifests, "k8s/Job", lambda _r: False, what="migration Jobs")
+    violations = []
+    owner_secrets: dict[tuple[str | None, str], str] = {}
+    job_accounts: dict[tuple[str | None, str], str] = {}
+    for job in jobs:
+        secrets = _secret_refs(job)
+        if not secrets:
+            violations.append(
+                Violation(
+                    job.address, "spec.template.spec (volumes, env)", "the owner's credentials from a Secret", "none"
+                )
+            )
+        for secret in secrets:
+            owner_secrets[(namespace_of(job), secret)] = job.address
+        account = str(pod_spec(job).get("serviceAccountName") or "default")
+        job_accounts[(namespace_of(job), account)] = job.address
+    for deployment in k8s(manifests, "Deployment"):
+        for secret in sorted(_secret_refs(deployment)):
+            if (namespace_of(deployment), secret) in owner_secrets:
+                violations.append(
+                    Violation(
+                        deployment.address,
+                        f"Secret {secret}",
+                        f"not held (the owner's credentials of {owner_secrets[(namespace_of(deployment), secret)]})",
+                        "mounted or referenced",
+                    )
+                )
+        account = str(pod_spec(deployment).get("serviceAccountName") or "default")
+        if (namespace_of(deployment), account) in job_accounts:
+            violations.append(
+                Violation(
+                    deployment.address,
+                    "spec.template.spec.serviceAccountName",
+                    f"not the ServiceAccount of {job_accounts[(namespace_of(deployment), account)]}",
+                    account,
+                )
+            )
+    fail_if(violations, "the services can reach the database owner's credentials")
+
+
+MIGRATION_POD_CONTROLS = (
+    pss.host_namespaces,
+    pss.privileged,
+    pss.capabilities,
+    pss.volumes,
+    pss.seccomp,
+    pss.privilege_escalation,
+    pss.run_as_non_root,
+    pss.read_only_root_filesystem,
+    pss.resource_limits,
+)
+POD_SECURITY_FIELDS = ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile")
+
+
+@then(
+    "every migration Job runs with the pod security of the service it migrates, "
+    "bounded retries and lifetime, and CPU and memory requests and limits"
+)
+def migration_jobs_secured(manifests: Facts, deployments: dict[str, Resource]) -> None:
+    """The restricted controls of the pod-security feature, the pod securityContext of the migrated service's
+    Deployment (same image, same uid/gid), its container securityContext, no API token, ``backoffLimit`` and
+    ``ttlSecondsAfterFinished`` set, and requests and limits of CPU and memory."""
+    jobs = [j for j in k8s(manifests, "Job") if migrated_service(j) is not None]
+    if not jobs:
+        select(manifests, "k8s/Job", lambda _r: False, what="migration Jobs")
+    violations = []
+    for job in jobs:
+        for control in MIGRATION_POD_CONTROLS:
+            violations += control(job)
+        spec = pod_spec(job)
+        if spec.get("automountServiceAccountToken") is not False:
+            violations.append(
+                Violation(
+                    job.address,
+                    "spec.template.spec.automountServiceAccountToken",
+                    False,
+                    spec.get("automountServiceAccountToken"),
+                )
+            )
+        for field in ("backoffLimit", "ttlSecondsAfterFinished"):
+            if not isinstance(job.get(f"spec.{field}"), int):
+                violations.append(Violation(job.address, f"spec.{field}", "set", job.get(f"spec.{field}")))
+        for c in containers(job, ("initContainers", "containers")):
+            for kind in ("requests", "limits"):
+                values = c.get(f"resources.{kind}", {})
+                if not (values.get("cpu") and values.get("memory")):
+                    violations.append(
+                        Violation(job.address, f"{c.path}.resources.{kind}", "cpu and memory", dict(values) or None)
+                    )
+        deployment = deployments.get(str(migrated_service(job)))
+        if deployment is None:
+            violations.append(Violation(job.address, MIGRATES_LABEL, "a reference service", migrated_service(job)))
+            continue
+        pod_sc, job_sc = pod_spec(deployment).get("securityContext") or {}, spec.get("securityContext") or {}
+        for field in POD_SECURITY_FIELDS:
+            if job_sc.get(field) != pod_sc.get(field):
+                violations.append(
+                    Violation(
+                        job.address, f"spec.template.spec.securityContext.{field}", pod_sc.get(field), job_sc.get(field)
+                    )
+                )
+        main = _service_container(deployment, str(migrated_service(job)))
+        wanted = main.get("securityContext") if main is not None else None
+        for c in containers(job, ("initContainers", "containers")):
+            if c.get("securityContext") != wanted:
+                violations.append(Violation(job.address, f"{c.path}.securityContext", wanted, c.get("securityContext")))
+    fail_if(violations, "migration Jobs less confined than the services")
+
+
 # -------------------------------------------------------------------------------------------------- network policy
 
 
@@ -555,7 +742,7 @@ def data_store_egress(manifests: Facts, pods: list[Resource], architecture: Arch
     }
     violations = []
     for pod in pods:
-        name = service_name(pod)
+        name = migrated_service(pod) or service_name(pod)
         service = architecture.services.get(name) if name else None  # type: ignore[call-overload]
         store = service.store if service is not None else None
         wanted = {("TCP", store_ports[store])} if store else set()
@@ -568,6 +755,15 @@ def data_store_egress(manifests: Facts, pods: list[Resource], architecture: Arch
                         Violation(pod.address, f"egress to {cidr}", f"{port}/{protocol} ({store})", "blocked")
                     )
     fail_if(violations, "data-store egress differs from the services' stores")
+
+
+def migrated_service(workload: Resource) -> str | None:
+    """The service whose schema a migration Job migrates (label ``eks-shop.io/migrates`` on a Job of the component
+    ``migration``): it needs that service's store, and nothing else of the service. None for any other workload."""
+    labels = labels_of(workload.values)
+    if workload.type != "k8s/Job" or labels.get(COMPONENT_LABEL) != MIGRATION_COMPONENT:
+        return None
+    return labels.get(MIGRATES_LABEL) or None
 
 
 def _data_rule_violations(
@@ -1271,7 +1467,8 @@ def _account_problems(
 )
 def addon_irsa(manifests: Facts, infra: Facts, architecture: Architecture, pattern: str) -> None:
     roles = _roles_by_name(infra)
-    services = {(s.namespace, s.service_account) for s in architecture.services.values()}
+    services: set[tuple[str | None, str]] = {(s.namespace, s.service_account) for s in architecture.services.values()}
+    services |= _migration_accounts(manifests)  # REQ-IRSA-103
     accounts = [a for a in _annotated_accounts(manifests) if (namespace_of(a), name_of(a)) not in services]
     if not accounts:
         select(manifests, "k8s/ServiceAccount", lambda _a: False, what="add-on service accounts with an IRSA role")
@@ -1282,3 +1479,36 @@ def addon_irsa(manifests: Facts, infra: Facts, architecture: Architecture, patte
         [v for a in accounts for v in _account_problems(infra, roles, a, expected)],
         "add-on service accounts whose IRSA role is missing or trusts the wrong subject",
     )
+
+
+def _migration_accounts(manifests: Facts) -> set[tuple[str | None, str]]:
+    """(namespace, name) of the ServiceAccounts the migration Jobs run under."""
+    return {
+        (namespace_of(j), str(pod_spec(j).get("serviceAccountName") or "default"))
+        for j in k8s(manifests, "Job")
+        if migrated_service(j) is not None
+    }
+
+
+@then(
+    parsers.parse(
+        "every migration Job's ServiceAccount names the Terraform IAM role \"{pattern}\" and that role's trust "
+        "admits exactly this namespace and service account with the audience sts.amazonaws.com"
+    )
+)
+def migration_irsa(manifests: Facts, infra: Facts, pattern: str) -> None:
+    """The ServiceAccount of the migration Jobs (it reads the database owner's secret) has a role of its own,
+    ``pattern`` with ``<account>`` its name: not a service's role, and no other service account may take it."""
+    roles = _roles_by_name(infra)
+    wanted = _migration_accounts(manifests)
+    if not wanted:
+        select(manifests, "k8s/Job", lambda _r: False, what="migration Jobs")
+    violations = []
+    for namespace, account in sorted(wanted, key=str):
+        found = [a for a in k8s(manifests, "ServiceAccount", namespace) if name_of(a) == account]
+        if not found:
+            violations.append(Violation(f"ServiceAccount/{namespace}/{account}", "exists", "a ServiceAccount", "none"))
+            continue
+        expected = pattern.replace("<cluster_name>", cluster_name(infra)).replace("<account>", account)
+        violations += _account_problems(infra, roles, found[0], expected)
+    fail_if(violations, "migration service accounts whose IRSA role is missing or trusts the wrong subject")

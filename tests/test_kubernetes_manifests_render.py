@@ -39,7 +39,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 # The cluster's Kubernetes minor, from the one place that names it; the schemas are those of its first release.
 KUBERNETES_VERSION = load_architecture().eks.version
 SCHEMA_VERSION = f"{KUBERNETES_VERSION}.0"
-CRD_KINDS = {"ExternalSecret", "ClusterSecretStore", "ServiceMonitor"}
+CRD_KINDS = {"ExternalSecret", "ClusterSecretStore", "SecretStore", "ServiceMonitor"}
 PLACEHOLDER_ACCOUNT = "111122223333"
 APP_NAMESPACE = "ecommerce"
 DATA_SUBNETS = {"10.0.20.0/24", "10.0.21.0/24", "10.0.22.0/24"}
@@ -47,6 +47,9 @@ PUBLIC_SUBNETS = {"10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"}
 SECRETS = {"gateway": ["redis-auth"], "orders": ["documentdb"], "users": ["jwt-keys"]}
 # The secret DocumentDB manages for its master user: rds!cluster-<cluster resource uuid>-<6 characters>.
 DOCDB_MANAGED_SECRET_ARN = r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:rds!cluster-[0-9a-f-]{36}-\w{6}"
+# The secret RDS manages for the PostgreSQL master user (the owner the schema migrate Jobs run as).
+RDS_MANAGED_SECRET_ARN = r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:rds!db-[0-9a-f-]{36}-\w{6}"
+MIGRATED = ("catalog", "users")  # the services with a PostgreSQL schema (reference store postgresql)
 DASHBOARDS = {"cluster-overview", "node-metrics", "pod-metrics", "application-metrics", "database-metrics"}
 
 Obj = dict[str, Any]
@@ -567,13 +570,21 @@ def test_network_policy_edges_equal_the_call_graph(rendered: list[Obj]) -> None:
     assert ingress == expected
     # data-store egress exactly for the services with a store
     with_store = {
-        (p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+        (p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name"))
         for p in policies
         for rule in p["spec"].get("egress", [])
         for peer in rule.get("to", [])
-        if get(peer, "ipBlock.cidr") in DATA_SUBNETS
+        if get(peer, "ipBlock.cidr") in DATA_SUBNETS and p["metadata"]["name"] != "schema-migrate"
     }
     assert with_store == {s for s, ref in services().items() if ref["store"]}
+    # the schema migrate Jobs: no ingress, egress to PostgreSQL in the data subnets only
+    migrate = one(rendered, "NetworkPolicy", "schema-migrate", APP_NAMESPACE)
+    assert migrate["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "migration"}}
+    assert set(migrate["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert not migrate["spec"].get("ingress")
+    (rule,) = migrate["spec"]["egress"]
+    assert {peer["ipBlock"]["cidr"] for peer in rule["to"]} == DATA_SUBNETS
+    assert rule["ports"] == [{"protocol": "TCP", "port": reference()["data_stores"]["postgresql"]["port"]}]
 
 
 def test_ingress_routes_to_frontend_and_gateway(environment: str, rendered: list[Obj]) -> None:
@@ -603,6 +614,17 @@ def test_crd_objects_have_their_required_fields(environment: str, rendered: list
     assert aws["auth"]["jwt"]["serviceAccountRef"] == {"name": "external-secrets", "namespace": "external-secrets"}
 
     externals = of_kind(rendered, "ExternalSecret", APP_NAMESPACE)
+    # The owner's credentials for the schema migrate Jobs: their own store, as their own ServiceAccount (IRSA).
+    (owner,) = [e for e in externals if e["metadata"]["name"] == "schema-migrate-owner"]
+    (own_store,) = of_kind(rendered, "SecretStore", APP_NAMESPACE)
+    assert own_store["metadata"]["name"] == "schema-migrate"
+    assert own_store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"] == {"name": "schema-migrate"}
+    assert own_store["spec"]["provider"]["aws"]["region"] == reference()["region"]
+    assert owner["spec"]["secretStoreRef"] == {"name": "schema-migrate", "kind": "SecretStore"}
+    assert owner["spec"]["target"]["name"] == "schema-migrate-owner"
+    (key,) = [d["remoteRef"]["key"] for d in owner["spec"]["data"]]
+    assert re.fullmatch(RDS_MANAGED_SECRET_ARN, key), key
+    externals = [e for e in externals if e is not owner]
     assert {e["metadata"]["name"] for e in externals} == {f"{s}-secrets" for s in SECRETS}
     for es in externals:
         service = es["metadata"]["name"].removesuffix("-secrets")
@@ -693,6 +715,10 @@ def test_account_id_and_endpoints_come_from_settings(tmp_path: Path) -> None:
         "arn:aws:secretsmanager:us-east-1:444455556666:secret:rds!cluster-0a1b2c3d-4e5f-6789-abcd-ef0123456789-Xy12Zw"
     )
     text = re.sub(r"(?m)^  orders_documentdb_secret_arn: .*$", f"  orders_documentdb_secret_arn: {real_secret}", text)
+    owner_secret = (
+        "arn:aws:secretsmanager:us-east-1:444455556666:secret:rds!db-9a8b7c6d-5e4f-3210-fedc-ba9876543210-Ab12Cd"
+    )
+    text = re.sub(r"(?m)^  postgres_owner_secret_arn: .*$", f"  postgres_owner_secret_arn: {owner_secret}", text)
     settings.write_text(text)
     objects = kustomize(tree / "overlays" / "staging")
     dump = yaml.safe_dump_all(objects)
@@ -710,6 +736,54 @@ def test_account_id_and_endpoints_come_from_settings(tmp_path: Path) -> None:
         e for e in of_kind(objects, "ExternalSecret", APP_NAMESPACE) if e["metadata"]["name"] == "orders-secrets"
     ]
     assert [d["remoteRef"]["key"] for d in orders["spec"]["data"]] == [real_secret]
+    (owner,) = [e for e in of_kind(objects, "ExternalSecret") if e["metadata"]["name"] == "schema-migrate-owner"]
+    assert [d["remoteRef"]["key"] for d in owner["spec"]["data"]] == [owner_secret]
+    jobs = {j["metadata"]["name"]: j for j in of_kind(objects, "Job", APP_NAMESPACE)}
+    assert set(jobs) == {f"{s}-migrate-1.2.3" for s in MIGRATED}  # a new release is a new Job
+    for service in MIGRATED:
+        (c,) = jobs[f"{service}-migrate-1.2.3"]["spec"]["template"]["spec"]["containers"]
+        assert c["image"] == f"444455556666.dkr.ecr.us-east-1.amazonaws.com/eks-shop/{service}:1.2.3"
+
+
+@pytest.mark.parametrize("service", MIGRATED)
+def test_schema_migrate_job(rendered: list[Obj], service: str) -> None:
+    """One Job per PostgreSQL service: the release's image, `migrate` as the owner (a Secret only the Jobs mount),
+    the app role named after the service with IAM auth, the service's pod security, bounded and cleaned up."""
+    deployment = one(rendered, "Deployment", service, APP_NAMESPACE)
+    (job,) = [
+        j
+        for j in of_kind(rendered, "Job", APP_NAMESPACE)
+        if j["metadata"]["labels"].get("eks-shop.io/migrates") == service
+    ]
+    tag = deployment["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
+    assert job["metadata"]["name"] == f"{service}-migrate-{tag}"
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    assert spec["backoffLimit"] <= 3
+    assert spec["ttlSecondsAfterFinished"] > 0
+    assert spec["activeDeadlineSeconds"] > 0
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == "schema-migrate"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == deployment["spec"]["template"]["spec"]["securityContext"]
+    (c,) = pod["containers"]
+    (main,) = [m for m in deployment["spec"]["template"]["spec"]["containers"] if m["name"] == service]
+    assert c["image"] == main["image"]
+    assert c["securityContext"] == main["securityContext"]
+    assert c["command"] == ["python", "-m", f"services.{service}", "migrate", "--app-role", service, "--rds-iam"]
+    assert all(c["resources"][k].get(r) for k in ("requests", "limits") for r in ("cpu", "memory"))
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SHOP_DATABASE_ADMIN_URL"]["valueFrom"]["configMapKeyRef"] == {
+        "name": f"{service}-config",
+        "key": "SHOP_DATABASE_URL",
+    }
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert env["SHOP_DATABASE_ADMIN_CREDENTIALS_FILE"]["value"] == f"{mounts['owner']}/owner.json"
+    (owner,) = [v for v in pod["volumes"] if v["name"] == "owner"]
+    assert owner["secret"]["secretName"] == "schema-migrate-owner"
+    # the services never hold the owner's credentials
+    for d in of_kind(rendered, "Deployment"):
+        assert "schema-migrate-owner" not in json.dumps(d["spec"]), d["metadata"]["name"]
+        assert d["spec"]["template"]["spec"].get("serviceAccountName") != "schema-migrate"
 
 
 # -- fixtures ------------------------------------------------------------------------------------------------------

@@ -103,6 +103,7 @@ def terraform(
     cluster = f"eks-ecommerce-{environment}"
     subjects = {f"{cluster}-irsa-{s}": f"ecommerce:{s}" for s in SERVICES}
     subjects |= {f"{cluster}-addon-{a}": sa for a, sa in ADDONS.items()}
+    subjects[f"{cluster}-irsa-schema-migrate"] = "ecommerce:schema-migrate"  # the migration Jobs (REQ-IRSA-103)
     resources = []
     for role, subject in subjects.items():
         document = f'module.iam.data.aws_iam_policy_document.trust["{role}"]'
