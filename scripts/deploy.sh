@@ -171,6 +171,30 @@ phase_platform() {
     -f "${values_dir}/kube-prometheus-stack.yaml" --wait --timeout 15m
 }
 
+# wait_for_migrations TAG: wait until the schema migrate Jobs of the release TAG complete; a failed Job stops the
+# deployment with its log (the services keep running on their old ReplicaSet: the new pods are never ready).
+wait_for_migrations() {
+  local tag="$1" job state deadline=$((SECONDS + 900))
+  for job in catalog-migrate users-migrate; do
+    if [[ "${DRY_RUN}" == true ]]; then
+      printf '+ wait for job/%s-%s to complete (kubectl get job, up to 15 min)\n' "${job}" "${tag}"
+      continue
+    fi
+    while true; do
+      state="$(kubectl -n "${APP_NAMESPACE}" get "job/${job}-${tag}" \
+        -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}' 2>/dev/null || true)"
+      case " ${state}" in
+        *" Complete "*) echo "job/${job}-${tag} complete"; break ;;
+        *" Failed "*)
+          kubectl -n "${APP_NAMESPACE}" logs "job/${job}-${tag}" --tail=50 >&2 || true
+          die "job/${job}-${tag} failed: the schema is not migrated and the services stay on their old pods (docs/deployment-guide.md, Schema migrations)" ;;
+      esac
+      ((SECONDS < deadline)) || die "job/${job}-${tag} did not complete within 15 minutes"
+      sleep 5
+    done
+  done
+}
+
 phase_applications() {
   log "Phase 4: applications (kubectl apply -k infra/kubernetes/overlays/${ENVIRONMENT})"
   local tree="${WORK_DIR}/kubernetes" settings
@@ -194,6 +218,8 @@ phase_applications() {
   fi
   # The orders ExternalSecret reads DocumentDB's managed master secret by its exact ARN.
   set_setting "${settings}" orders_documentdb_secret_arn "${DOCDB_SECRET_ARN}"
+  # The schema migrate Jobs' ExternalSecret reads the RDS-managed master user secret by its exact ARN.
+  set_setting "${settings}" postgres_owner_secret_arn "${RDS_OWNER_SECRET_ARN}"
 
   if [[ "${DRY_RUN}" == true ]]; then
     printf '+ (settings written to a copy of overlays/%s/settings.yaml)\n' "${ENVIRONMENT}"
@@ -201,8 +227,21 @@ phase_applications() {
     grep -q "${PLACEHOLDER_ACCOUNT}" "${settings}" && die "account id still the placeholder in ${settings}"
     grep -q 'rds!cluster-00000000-' "${settings}" \
       && die "orders_documentdb_secret_arn still the placeholder in ${settings} (terraform output documentdb_secret_arn)"
+    grep -q 'rds!db-00000000-' "${settings}" \
+      && die "postgres_owner_secret_arn still the placeholder in ${settings} (terraform output rds_master_user_secret_arn)"
+  fi
+  # Release order: the schema first, then the rollout. On a running platform the migrate Jobs (and their
+  # ServiceAccount, SecretStore, ExternalSecret, NetworkPolicy: label app.kubernetes.io/component=migration) are
+  # applied alone and must complete before anything else changes. A first deployment applies everything at once;
+  # the new pods stay unready until their Job has migrated (the services' schema check).
+  local tag
+  tag="$(sed -nE 's/^  image_tag: "?([^"]*)"?$/\1/p' "${settings}")"
+  if [[ "${DRY_RUN}" == true ]] || kubectl get namespace "${APP_NAMESPACE}" >/dev/null 2>&1; then
+    run kubectl apply -k "${tree}/overlays/${ENVIRONMENT}" -l app.kubernetes.io/component=migration
+    wait_for_migrations "${tag}"
   fi
   run kubectl apply -k "${tree}/overlays/${ENVIRONMENT}"
+  wait_for_migrations "${tag}"
   local svc
   for svc in "${SERVICES[@]}"; do
     run kubectl -n "${APP_NAMESPACE}" rollout status "deployment/${svc}" --timeout=10m
@@ -257,6 +296,7 @@ main() {
   DOCDB_ENDPOINT="$(tf_output documentdb_endpoint)"
   DOCDB_ENDPOINT="${DOCDB_ENDPOINT%%:*}"
   DOCDB_SECRET_ARN="$(tf_output documentdb_secret_arn)"
+  RDS_OWNER_SECRET_ARN="$(tf_output rds_master_user_secret_arn)"
   REDIS_ENDPOINT="$(tf_output redis_configuration_endpoint)"
   REDIS_ENDPOINT="${REDIS_ENDPOINT%%:*}"
   CERTIFICATE_ARN="${CERTIFICATE_ARN:-$(tf_output certificate_arn)}"
