@@ -107,6 +107,27 @@ def test_live_facts_are_terraform_shaped_and_join() -> None:
     assert {r.tags.get("Service") for r in ecr} >= {"catalog", "orders", "users", "gateway", "frontend"}
 
 
+def test_live_documentdb_master_secret_is_managed_and_only_it_is_granted() -> None:
+    """REQ-SECRETS-004 and REQ-IRSA-003 on live facts: DocumentDB keeps its own master secret, and the orders role
+    may read that exact secret (its ARN, not a pattern), which holds the credentials orders reads."""
+    from steps.infrastructure_encryption import managed_master_passwords
+    from steps.infrastructure_iam import service_permissions
+
+    _needs_terraform()
+    env = live_dev()
+    facts = env.facts
+    (cluster,) = facts.of_type("aws_docdb_cluster")
+    assert cluster.get("manage_master_user_password") is True
+    arn = cluster.get("master_user_secret.0.secret_arn")
+    assert isinstance(arn, str), arn
+    assert ":secret:rds!cluster-" in arn, arn
+    managed_master_passwords(facts)
+    service_permissions(facts, load_architecture())
+    orders = next(r for r in facts.of_type("aws_iam_role_policy") if r.get("role", "").endswith("-irsa-orders"))
+    assert arn in orders.get("policy"), orders.get("policy")
+    assert "orders/documentdb" not in orders.get("policy")
+
+
 def test_unavailable_types_are_not_observable_not_failures() -> None:
     facts = live_dev().facts
     facts.unavailable_types = {"aws_db_instance": "LocalStack community does not emulate rds"}  # type: ignore[attr-defined]
