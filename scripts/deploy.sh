@@ -291,7 +291,7 @@ main() {
   fi
   # Environment outputs this script reads (host names; a ":port" suffix, as in aws_db_instance.endpoint, is cut).
   VPC_ID="$(tf_output vpc_id)"
-  RDS_ENDPOINT="$(tf_output rds_endpoint)"
+  RDS_ENDPOINT="$(tf_output postgres_endpoint)"
   RDS_ENDPOINT="${RDS_ENDPOINT%%:*}"
   DOCDB_ENDPOINT="$(tf_output documentdb_endpoint)"
   DOCDB_ENDPOINT="${DOCDB_ENDPOINT%%:*}"
