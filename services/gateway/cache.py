@@ -28,12 +28,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from services.gateway import metrics
 from services.gateway.backends import DependencyFailure
-from services.gateway.ratelimit import Prefetched, tenant_tag
-from services.gateway.store import RedisDown, Store
+from services.gateway.keys import tenant_tag
+from services.gateway.ratelimit import Prefetched
+from services.gateway.store import Client, RedisDown, Store
 
 log = logging.getLogger(__name__)
 Fetch = Callable[[], Awaitable[bytes]]
@@ -180,7 +179,7 @@ class CatalogCache:
             raw_gen, raw_entry = ahead[2], ahead[3]
         else:
 
-            async def op(r: Redis) -> list[Any]:
+            async def op(r: Client) -> list[Any]:
                 pipe = r.pipeline(transaction=False)
                 pipe.get(gen_key)
                 pipe.get(fresh_key)
@@ -198,7 +197,7 @@ class CatalogCache:
     async def _fill(self, fresh_key: str, stale_key: str, generation: int, body: bytes) -> None:
         entry = str(generation).encode() + b"\n" + body
 
-        async def op(r: Redis) -> None:
+        async def op(r: Client) -> None:
             pipe = r.pipeline(transaction=False)
             pipe.set(fresh_key, entry, px=self._ttl())
             pipe.set(stale_key, body, px=int(self.stale_ttl_s * 1000))

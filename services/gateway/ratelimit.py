@@ -11,7 +11,7 @@ trip instead of three (the limiter's two and the cache's one took ~22 % of a cac
 
 Cluster mode: a script may only touch keys of one hash slot. Every key the script touches carries the hash tag
 ``{t:<tenant>}`` (``{t:acme}:rl:c:<client>``, ``{t:acme}:rl:tenant``, ``{t:acme}:cache:...``; see
-:func:`tenant_tag`), so all of a tenant's limiter and cache keys live in one slot. The trade-off: one busy tenant's
+:func:`keys.tenant_tag`), so all of a tenant's limiter and cache keys live in one slot. The trade-off: one busy tenant's
 keys cannot be spread over shards (a tenant's load is bounded by its rate limit anyway).
 """
 
@@ -24,7 +24,8 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from services.gateway import metrics
-from services.gateway.store import RedisDown, Store
+from services.gateway.keys import tenant_tag
+from services.gateway.store import Client, RedisDown, Store
 
 # KEYS[1] bucket; ARGV: rate (tokens/s), burst (capacity), cost, now_ms ("" = Redis server time).
 # State: hash {tokens, ts}. Returns {allowed (0/1), tokens left (floor), retry_after_ms}.
@@ -110,11 +111,6 @@ return {1, left, 0}
 """
 
 
-def tenant_tag(tenant: str) -> str:
-    """The prefix of a tenant's limiter and cache keys; the braces make Redis cluster hash only ``t:<tenant>``."""
-    return "{t:" + tenant + "}"
-
-
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -136,10 +132,7 @@ class TokenBucket:
     ) -> tuple[bool, int, int]:
         args = [repr(rate), repr(burst), repr(cost), "" if now_ms is None else str(now_ms)]
 
-        async def op(r: object) -> list[int]:
-            from redis.asyncio import Redis
-
-            assert isinstance(r, Redis)
+        async def op(r: Client) -> list[int]:
             if self._sha is None:
                 self._sha = str(await r.script_load(TOKEN_BUCKET_LUA))
             try:

@@ -47,7 +47,12 @@ class Gateway:
             )
 
         password = settings.redis_password()
-        store = Store.from_url(settings.redis_url, password.reveal() if password else None, breaker("redis"))
+        store = Store.from_url(
+            settings.redis_url,
+            password.reveal() if password else None,
+            breaker("redis"),
+            cluster=settings.redis_cluster,
+        )
 
         def backend(name: str, address: str, downstream: tuple[str, ...] = ()) -> Backend:
             return Backend(

@@ -56,6 +56,8 @@ class GatewaySettings:
     http_host: str = "0.0.0.0"  # noqa: S104 - the pod's port, reached through the Service
     http_port: int = 8000
     redis_url: str | None = None
+    # The URL is a Redis cluster's (configuration) endpoint: EKS's ElastiCache runs with cluster mode enabled.
+    redis_cluster: bool = False
     catalog_addr: str = "127.0.0.1:50051"
     users_addr: str = "127.0.0.1:50053"
     orders_addr: str = "127.0.0.1:50052"
@@ -94,6 +96,7 @@ class GatewaySettings:
             http_host=env.get("SHOP_HTTP_HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104
             http_port=port,
             redis_url=common.redis_url,
+            redis_cluster=_bool(env, "SHOP_REDIS_CLUSTER", False),
             catalog_addr=common.catalog_addr or "127.0.0.1:50051",
             users_addr=common.users_addr or "127.0.0.1:50053",
             orders_addr=common.orders_addr or "127.0.0.1:50052",

@@ -1,12 +1,14 @@
-"""The cart in Redis (``t:<tenant>:cart:<owner>``, a hash product id -> quantity) and checkout.
+"""The cart in Redis (``{t:<tenant>:u:<user>}:cart`` or ``{t:<tenant>:s:<session>}:cart``, a hash product id ->
+quantity; see keys.py) and checkout.
 
 The owner is the signed-in user (``u:<sub>``) or, for guests, the ``X-Session-Id`` the client generated
 (``s:<id>``); signing in merges the guest cart into the user's. Checkout requires a user and an
 ``Idempotency-Key``. Idempotency is orders' rule (same user + key + request -> the same order, flagged in its
 trailing metadata so the answer is 200 "replayed" rather than 201; the same key with another request ->
 ALREADY_EXISTS, answered 409). The gateway adds one thing: a cart checkout empties the cart, so a resubmit of the
-same key would find nothing to send; the key's order is therefore recorded (with the emptying, atomically) and
-read back only when the cart is empty.
+same key would find nothing to send; the key's order is therefore recorded (with the emptying, atomically: the
+record and the cart share the user's hash tag, so the transaction is one slot in cluster mode) and read back only
+when the cart is empty.
 
 Checkout may also name its lines in the body (``items``) instead of using the cart: that path needs no Redis, so
 buying still works while the cart store is down.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -24,16 +25,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
-from redis.asyncio import Redis
 
 from services.common.errors import Reason
-from services.gateway import models
+from services.gateway import keys, models
 from services.gateway.backends import Backend, DependencyFailure, collect_trailers
 from services.gateway.deps import Gw, OptionalPrincipal, RequiredPrincipal, Tenant, rate_limited
 from services.gateway.problems import ApiProblem, invalid, unavailable
 from services.gateway.routes.products import cached_product
 from services.gateway.runtime import Gateway
-from services.gateway.store import RedisDown
+from services.gateway.store import Client, RedisDown
 from services.gateway.tokens import Principal
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2
@@ -51,9 +51,9 @@ ProductId = Annotated[uuid.UUID, Path()]
 
 def cart_key(tenant: str, principal: Principal | None, session: str | None) -> str:
     if principal is not None:
-        return f"t:{tenant}:cart:u:{principal.user_id}"
+        return keys.user_cart(tenant, principal.user_id)
     if session:
-        return f"t:{tenant}:cart:s:{session}"
+        return keys.guest_cart(tenant, session)
     raise invalid("header.X-Session-Id", "is required without an access token")
 
 
@@ -96,7 +96,7 @@ async def get_cart(gw: Gw, tenant: Tenant, principal: OptionalPrincipal, session
 async def _touch(gw: Gateway, key: str, op: Any) -> None:
     ttl = int(gw.settings.cart_ttl_s)
 
-    async def run(r: Redis) -> None:
+    async def run(r: Client) -> None:
         pipe = r.pipeline(transaction=True)
         op(pipe)
         pipe.expire(key, ttl)
@@ -169,24 +169,37 @@ async def clear_cart(gw: Gw, tenant: Tenant, principal: OptionalPrincipal, sessi
 
 
 async def merge_guest_cart(gw: Gateway, tenant: str, user_id: str, session: str | None) -> None:
-    """After sign-in: the guest's lines are added to the user's cart (best effort)."""
+    """After sign-in: the guest's lines are added to the user's cart (best effort).
+
+    The two carts have different hash tags (a guest cart is not any user's), so in cluster mode they are in
+    different slots and no transaction can span them. The guest cart is therefore taken first (read and deleted
+    in one transaction: of two concurrent sign-ins only one gets the lines), then added to the user's cart in a
+    second one. A Redis failure between the two loses the guest's lines, never doubles them.
+    """
     if not session:
         return
-    src, dst = f"t:{tenant}:cart:s:{session}", f"t:{tenant}:cart:u:{user_id}"
+    src, dst = keys.guest_cart(tenant, session), keys.user_cart(tenant, user_id)
+
+    async def take(r: Client) -> dict[Any, Any]:
+        pipe = r.pipeline(transaction=True)
+        pipe.hgetall(src)
+        pipe.delete(src)
+        lines, _ = await pipe.execute()
+        return dict(lines)
+
     try:
-        guest = await gw.store.run(lambda r: r.hgetall(src))
+        guest = await gw.store.run(take)
         if not guest:
             return
 
-        async def run(r: Redis) -> None:
+        async def add(r: Client) -> None:
             pipe = r.pipeline(transaction=True)
             for pid, qty in guest.items():
                 pipe.hincrby(dst, pid, int(qty))
             pipe.expire(dst, int(gw.settings.cart_ttl_s))
-            pipe.delete(src)
             await pipe.execute()
 
-        await gw.store.run(run)
+        await gw.store.run(add)
     except RedisDown:
         return
 
@@ -228,10 +241,10 @@ async def checkout(
         ),
     ],
 ) -> JSONResponse:
-    key = f"t:{tenant}:cart:u:{principal.user_id}"
+    key = keys.user_cart(tenant, principal.user_id)
     from_body = body.items is not None
     items = _body_items(body.items) if body.items is not None else await read_cart(gw, key)
-    idem_key = f"t:{tenant}:idem:{principal.user_id}:{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}"
+    idem_key = keys.checkout_record(tenant, principal.user_id, idempotency_key)  # in the slot of ``key``
     md = Backend.metadata(tenant, [("x-user-id", principal.user_id), ("x-user-role", principal.role)])
     if not items and not from_body:
         # An empty cart: nothing to buy, or this key already bought it (the cart became that order). Only then is
@@ -298,7 +311,7 @@ async def checkout(
     if not from_body:  # lines sent in the body leave the cart alone, and a replay of them is orders' to answer
         record = json.dumps({"order_id": order.id})
 
-        async def finish(r: Redis) -> None:
+        async def finish(r: Client) -> None:
             pipe = r.pipeline(transaction=True)
             pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
             pipe.delete(key)  # the cart became this order; the record answers a resubmit of the emptied cart
