@@ -7,8 +7,11 @@ Two clients, one code path: a plain ``redis.asyncio.Redis`` (local runs, tests, 
 ``redis.asyncio.cluster.RedisCluster``, which discovers the shards, sends each command to the primary owning its
 key's slot and follows MOVED/ASK redirections (resharding, failover). Both get TLS and the AUTH token from the
 URL and the secret alike. Callers write the same code for both (``run`` hands them either client); what cluster
-mode demands of them is in the key layout: every key of one atomic operation (a Lua script, a MULTI/EXEC pipeline,
-a multi-key command) shares a ``{...}`` hash tag, see keys.py.
+mode demands of them is in the key layout: every key of one atomic operation (a Lua script, a multi-key command)
+shares a ``{...}`` hash tag, see keys.py. Atomic changes are Lua scripts, not MULTI/EXEC pipelines: redis-py's
+asyncio cluster client (8.1) runs each command queued in a transaction pipeline in a new thread with its own event
+loop (milliseconds of the gateway's loop blocked per transaction; a first command there even initializes the
+client on that throwaway loop).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class RedisDown(RuntimeError):
     """Redis is unreachable or its breaker is open."""
 
 
+# Commands named by two words, which the cluster client routes by both (SCRIPT LOAD goes to every primary).
+CONTAINER_COMMANDS = frozenset({"SCRIPT", "FUNCTION"})
 # Idle connections kept by the fast lane (Store.execute); more concurrent callers get new ones, closed after use.
 FAST_LANE_IDLE = 64
 
@@ -147,6 +152,10 @@ class Store:
         """
         if isinstance(self.client, RedisCluster):
             cluster = self.client
+            words = [a.decode() if isinstance(a, bytes) else str(a) for a in args[:2]]
+            if len(words) > 1 and words[0].upper() in CONTAINER_COMMANDS:
+                # The cluster client routes by the command's full name ("SCRIPT LOAD": every primary).
+                args = (" ".join(words).upper(), *args[2:])
             return await self.run(lambda _: cluster.execute_command(*args))
         if self.client is None or not self.breaker.allow():
             raise RedisDown("redis is not available")

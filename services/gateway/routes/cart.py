@@ -7,8 +7,12 @@ The owner is the signed-in user (``u:<sub>``) or, for guests, the ``X-Session-Id
 trailing metadata so the answer is 200 "replayed" rather than 201; the same key with another request ->
 ALREADY_EXISTS, answered 409). The gateway adds one thing: a cart checkout empties the cart, so a resubmit of the
 same key would find nothing to send; the key's order is therefore recorded (with the emptying, atomically: the
-record and the cart share the user's hash tag, so the transaction is one slot in cluster mode) and read back only
-when the cart is empty.
+record and the cart share the user's hash tag, so the script is one slot in cluster mode) and read back only when
+the cart is empty.
+
+Every multi-command change is one small Lua script (EVAL), not a MULTI/EXEC pipeline: atomic alike on one Redis
+and on a cluster, one round trip, and it keeps off redis-py's asyncio cluster transactions, which (redis-py 8.1)
+run every queued command in a new thread with its own event loop, blocking the gateway's loop for milliseconds.
 
 Checkout may also name its lines in the body (``items``) instead of using the cart: that path needs no Redis, so
 buying still works while the cart store is down.
@@ -33,11 +37,41 @@ from services.gateway.deps import Gw, OptionalPrincipal, RequiredPrincipal, Tena
 from services.gateway.problems import ApiProblem, invalid, unavailable
 from services.gateway.routes.products import cached_product
 from services.gateway.runtime import Gateway
-from services.gateway.store import Client, RedisDown
+from services.gateway.store import RedisDown
 from services.gateway.tokens import Principal
 from services.protos.gen.shop.common.v1 import common_pb2
 from services.protos.gen.shop.orders.v1 import orders_pb2
 
+# KEYS[1] the cart; ARGV: op (incr, set, del), product id, quantity, TTL (s). The change and the TTL refresh at once.
+CART_CHANGE_LUA = """
+if ARGV[1] == 'incr' then
+  redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])
+elseif ARGV[1] == 'set' then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], ARGV[2])
+end
+return redis.call('EXPIRE', KEYS[1], ARGV[4])
+"""
+# KEYS[1] a guest cart: its lines (flat field/value list), and it is gone. Of two concurrent takers one gets them.
+CART_TAKE_LUA = """
+local lines = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return lines
+"""
+# KEYS[1] a cart; ARGV: TTL (s), then product id and quantity pairs to add.
+CART_ADD_LUA = """
+for i = 2, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+# KEYS[1] the checkout record, KEYS[2] the user's cart (same hash tag); ARGV: record, TTL (s). The cart became
+# the order: the record is written and the cart deleted together, so a resubmit finds one or the other.
+CHECKOUT_FINISH_LUA = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return redis.call('DEL', KEYS[2])
+"""
 REPLAYED_METADATA = "x-idempotent-replayed"  # services/orders/grpc_api.py REPLAYED_METADATA
 router = APIRouter(prefix="/v1", tags=["cart"], dependencies=[Depends(rate_limited)])
 MAX_LINES = 50
@@ -93,17 +127,11 @@ async def get_cart(gw: Gw, tenant: Tenant, principal: OptionalPrincipal, session
     return await cart_view(gw, tenant, await read_cart(gw, cart_key(tenant, principal, session)))
 
 
-async def _touch(gw: Gateway, key: str, op: Any) -> None:
+async def _touch(gw: Gateway, key: str, op: str, pid: str, quantity: int = 0) -> None:
+    """One change of a cart line (``op``: incr, set, del) and the cart's TTL refreshed, atomically."""
     ttl = int(gw.settings.cart_ttl_s)
-
-    async def run(r: Client) -> None:
-        pipe = r.pipeline(transaction=True)
-        op(pipe)
-        pipe.expire(key, ttl)
-        await pipe.execute()
-
     try:
-        await gw.store.run(run)
+        await gw.store.run(lambda r: r.eval(CART_CHANGE_LUA, 1, key, op, pid, quantity, ttl))
     except RedisDown:
         raise _cart_down() from None
 
@@ -123,7 +151,7 @@ async def add_item(
         raise invalid("body.product_id", f"a cart holds at most {MAX_LINES} different products")
     if items.get(pid, 0) + body.quantity > 99:
         raise invalid("body.quantity", "at most 99 units of one product per order")
-    await _touch(gw, key, lambda p: p.hincrby(key, pid, body.quantity))
+    await _touch(gw, key, "incr", pid, body.quantity)
     items[pid] = items.get(pid, 0) + body.quantity
     return await cart_view(gw, tenant, items)
 
@@ -142,7 +170,7 @@ async def set_quantity(
     pid = str(product_id)
     if pid not in items:
         raise ApiProblem(404, "not-found", "Not found", "this product is not in the cart")
-    await _touch(gw, key, lambda p: p.hset(key, pid, body.quantity))
+    await _touch(gw, key, "set", pid, body.quantity)
     items[pid] = body.quantity
     return await cart_view(gw, tenant, items)
 
@@ -153,7 +181,7 @@ async def remove_item(
 ) -> dict[str, Any]:
     key = cart_key(tenant, principal, session)
     pid = str(product_id)
-    await _touch(gw, key, lambda p: p.hdel(key, pid))
+    await _touch(gw, key, "del", pid)
     items = await read_cart(gw, key)
     return await cart_view(gw, tenant, items)
 
@@ -172,34 +200,18 @@ async def merge_guest_cart(gw: Gateway, tenant: str, user_id: str, session: str 
     """After sign-in: the guest's lines are added to the user's cart (best effort).
 
     The two carts have different hash tags (a guest cart is not any user's), so in cluster mode they are in
-    different slots and no transaction can span them. The guest cart is therefore taken first (read and deleted
-    in one transaction: of two concurrent sign-ins only one gets the lines), then added to the user's cart in a
-    second one. A Redis failure between the two loses the guest's lines, never doubles them.
+    different slots and no script can span them. The guest cart is therefore taken first (read and deleted in one
+    script: of two concurrent sign-ins only one gets the lines), then added to the user's cart by a second one. A
+    Redis failure between the two loses the guest's lines, never doubles them.
     """
     if not session:
         return
     src, dst = keys.guest_cart(tenant, session), keys.user_cart(tenant, user_id)
-
-    async def take(r: Client) -> dict[Any, Any]:
-        pipe = r.pipeline(transaction=True)
-        pipe.hgetall(src)
-        pipe.delete(src)
-        lines, _ = await pipe.execute()
-        return dict(lines)
-
     try:
-        guest = await gw.store.run(take)
-        if not guest:
+        flat = await gw.store.run(lambda r: r.eval(CART_TAKE_LUA, 1, src))
+        if not flat:
             return
-
-        async def add(r: Client) -> None:
-            pipe = r.pipeline(transaction=True)
-            for pid, qty in guest.items():
-                pipe.hincrby(dst, pid, int(qty))
-            pipe.expire(dst, int(gw.settings.cart_ttl_s))
-            await pipe.execute()
-
-        await gw.store.run(add)
+        await gw.store.run(lambda r: r.eval(CART_ADD_LUA, 1, dst, int(gw.settings.cart_ttl_s), *flat))
     except RedisDown:
         return
 
@@ -311,15 +323,10 @@ async def checkout(
     if not from_body:  # lines sent in the body leave the cart alone, and a replay of them is orders' to answer
         record = json.dumps({"order_id": order.id})
 
-        async def finish(r: Client) -> None:
-            pipe = r.pipeline(transaction=True)
-            pipe.set(idem_key, record, ex=IDEMPOTENCY_TTL_S)
-            pipe.delete(key)  # the cart became this order; the record answers a resubmit of the emptied cart
-            await pipe.execute()
-
-        # If Redis is down the order still stands; orders' own idempotency returns it for a retry with the same key.
+        # The cart became this order; the record answers a resubmit of the emptied cart. If Redis is down the order
+        # still stands; orders' own idempotency returns it for a retry with the same key.
         with contextlib.suppress(RedisDown):
-            await gw.store.run(finish)
+            await gw.store.run(lambda r: r.eval(CHECKOUT_FINISH_LUA, 2, idem_key, key, record, IDEMPOTENCY_TTL_S))
     return JSONResponse(models.order_json(order), status_code=201, headers={"Location": f"/v1/orders/{order.id}"})
 
 
