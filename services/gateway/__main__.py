@@ -1,7 +1,8 @@
 """``python -m services.gateway``: serve the gateway on SHOP_HTTP_PORT (8000) with uvicorn.
 
-Settings (docs/conventions.md): SHOP_HTTP_PORT, SHOP_REDIS_URL, SHOP_CATALOG_ADDR, SHOP_USERS_ADDR,
-SHOP_ORDERS_ADDR, SHOP_SECRETS_DIR (redis-auth, catalog-admin-token), SHOP_TENANT_HOSTS (host=tenant,...),
+Settings (docs/conventions.md): SHOP_HTTP_PORT, SHOP_REDIS_URL, SHOP_REDIS_CLUSTER (a Redis cluster's endpoint,
+default false), SHOP_CATALOG_ADDR, SHOP_USERS_ADDR, SHOP_ORDERS_ADDR, SHOP_SECRETS_DIR (redis-auth,
+catalog-admin-token), SHOP_TENANT_HOSTS (host=tenant,...),
 SHOP_TENANT_HEADER (accept X-Tenant, default true), SHOP_DEFAULT_TENANT, SHOP_TRUSTED_PROXY_HOPS,
 SHOP_RATE_CLIENT_PER_S/_BURST, SHOP_RATE_TENANT_PER_S/_BURST, SHOP_RATE_LIMIT, SHOP_CACHE_TTL_S,
 SHOP_CACHE_STALE_TTL_S, SHOP_REQUEST_TIMEOUT_S, SHOP_LOG_LEVEL, SHOP_OTEL_EXPORTER.

@@ -1,7 +1,7 @@
 """Cache-aside for catalog reads in Redis: TTL jitter, single-flight, generation invalidation, stale fallback.
 
 Keys (all under the tenant's prefix ``{t:<tenant>}``, so cached pages never cross tenants; the braces are a Redis
-cluster hash tag that puts a tenant's cache and rate-limit keys in one slot, see ratelimit.py):
+cluster hash tag that puts a tenant's cache and rate-limit keys in one slot, see keys.py):
   ``{t:<tenant>}:cache:gen``            the tenant's cache generation; a catalog change event increments it;
   ``{t:<tenant>}:cache:<kind>:<hash>``  a fresh entry ``<generation it was read under>\n<body>``;
   ``{t:<tenant>}:stale:<kind>:<hash>``  a long-lived copy, used only when catalog fails;
