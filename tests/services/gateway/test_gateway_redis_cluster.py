@@ -412,3 +412,7 @@ def test_cache_hit_and_invalidation_on_the_cluster(cluster_gateway: GatewayServe
         assert new_name in names
         assert listed.status_code == 200
     assert cluster_gateway.app.state.gateway.store.breaker.state is State.CLOSED
+    with cluster_gateway.client(None) as c:
+        ready = c.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["dependencies"]["redis"] is True  # PING through the cluster client
