@@ -65,9 +65,9 @@ def is_outage(exc: BaseException) -> bool:
 
     Cluster mode adds errors of both kinds: CLUSTERDOWN and TRYAGAIN replies (a failover or resharding in
     progress), a slot no node covers, and a cluster none of whose nodes answers (redis-py's
-    ``RedisClusterException`` raised from the connection error) are outages; a cross-slot operation
-    (``CrossSlotTransactionError``, "all keys must map to the same key slot", both refused by the client before
-    sending) is a bug in the key layout.
+    ``RedisClusterException`` raised from the connection error) are outages; a cross-slot operation (refused by the
+    client before sending: ``CrossSlotTransactionError``, "all keys must map to the same key slot"; or by the
+    server: CROSSSLOT, ``ClusterCrossSlotError``) is a bug in the key layout.
     """
     if isinstance(exc, ClusterDownError | TryAgainError | SlotNotCoveredError):
         return True

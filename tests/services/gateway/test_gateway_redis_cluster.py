@@ -20,7 +20,18 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.crc import key_slot
-from redis.exceptions import ClusterCrossSlotError, MovedError, RedisClusterException
+from redis.exceptions import (
+    ClusterCrossSlotError,
+    ClusterDownError,
+    CrossSlotTransactionError,
+    MovedError,
+    NoScriptError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.gateway import keys
 from services.gateway.breaker import CircuitBreaker, State
@@ -28,7 +39,7 @@ from services.gateway.cache import CatalogCache, cache_keys, prefetch
 from services.gateway.ratelimit import GATE_LUA, RateLimiter, TokenBucket
 from services.gateway.routes.cart import CART_ADD_LUA, CART_TAKE_LUA, CHECKOUT_FINISH_LUA
 from services.gateway.settings import GatewaySettings
-from services.gateway.store import Client, RedisDown, Store
+from services.gateway.store import Client, RedisDown, Store, is_outage
 from tests.services.gateway.redis_cluster import RedisCluster, running_cluster
 from tests.services.gateway.stack import ADDRESS, PASSWORD, GatewayServer, Stack, register
 
@@ -76,6 +87,37 @@ def untagged_pair(tenant: str) -> tuple[str, str, str]:
         cart, record = old_cart_keys(tenant, user_id, "key-" + user_id)
         if slot_of(cart) != slot_of(record):
             return cart, record, user_id
+
+
+def _unreachable() -> RedisClusterException:
+    try:
+        raise RedisClusterException("Redis Cluster cannot be connected.") from RedisConnectionError("refused")
+    except RedisClusterException as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        (RedisConnectionError("refused"), True),
+        (RedisTimeoutError("slow"), True),
+        (OSError("unreachable"), True),
+        (ClusterDownError("The cluster is down"), True),
+        (TryAgainError("resharding"), True),
+        (SlotNotCoveredError('Slot "7" is not covered by the cluster.'), True),
+        (_unreachable(), True),
+        (RedisClusterException("All slots are not covered after query all startup_nodes."), True),
+        (NoScriptError("No matching script"), False),
+        (MovedError("7 127.0.0.1:7001"), False),
+        (ClusterCrossSlotError("Keys in request don't hash to the same slot"), False),
+        (CrossSlotTransactionError("All keys involved in a cluster transaction must map to the same slot"), False),
+        (RedisClusterException("EVAL - all keys must map to the same key slot"), False),
+        (ValueError("bug"), False),
+    ],
+)
+def test_outage_or_bug(error: BaseException, outage: bool) -> None:
+    """What trips the breaker (callers degrade) and what is raised as a bug, for both clients' errors."""
+    assert is_outage(error) is outage
 
 
 # -- the store's operations on the cluster -------------------------------------------------------------------
