@@ -74,7 +74,16 @@ class RedisCluster:
         log = (folder / "redis.log").open("ab")
         return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 
-    def start(self, timeout: float = 30.0) -> RedisCluster:
+    def _serves(self, port: int, proc: subprocess.Popen[bytes]) -> bool:
+        """Whether ``port`` is answered by ``proc`` (free_port does not reserve the port: another server may have
+        taken it between the probe and our bind, and a connection would then reach that server)."""
+        try:
+            info = self.cli(port, "info", "server", timeout=2)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return False
+        return f"process_id:{proc.pid}" in info.split()
+
+    def start(self, timeout: float = 60.0) -> RedisCluster:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server not installed (apt-get install -y redis-server)")
@@ -92,9 +101,12 @@ class RedisCluster:
                     proc.kill()
                     raise RuntimeError("redis-server (cluster node) did not start")
                 time.sleep(0.05)
-            if proc.poll() is None:
+            if proc.poll() is None and self._serves(port, proc):
                 self.ports.append(port)
                 self.procs.append(proc)
+            elif proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
         self.cli(
             self.ports[0],
@@ -114,14 +126,18 @@ class RedisCluster:
 
     def healthy(self) -> bool:
         """Every node sees the whole cluster, all slots served, every replica synced to its primary."""
-        for port in self.ports:
-            info = self.cli(port, "cluster", "info")
-            if "cluster_state:ok" not in info or f"cluster_known_nodes:{len(self.ports)}" not in info:
+        try:
+            for port in self.ports:
+                info = self.cli(port, "cluster", "info")
+                if "cluster_state:ok" not in info or f"cluster_known_nodes:{len(self.ports)}" not in info:
+                    return False
+            # The roles as the first node sees them: a replica is listed as one once its REPLICATE got around.
+            primaries, replicas = self.primary_ports(), self.replica_ports()
+            if len(primaries) != self.primaries or len(replicas) != self.primaries * self.replicas:
                 return False
-        # The roles as the first node sees them: a replica is listed as one only once its REPLICATE got around.
-        if len(self.primary_ports()) != self.primaries or len(self.replica_ports()) != self.primaries * self.replicas:
-            return False
-        return all("master_link_status:up" in self.cli(p, "info", "replication") for p in self.replica_ports())
+            return all("master_link_status:up" in self.cli(p, "info", "replication") for p in replicas)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return False  # a node busy (loading, syncing) or slow to answer: ask again
 
     def _nodes(self) -> list[list[str]]:
         return [line.split() for line in self.cli(self.ports[0], "cluster", "nodes").splitlines() if line.strip()]
