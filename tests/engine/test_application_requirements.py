@@ -324,8 +324,8 @@ def history_empty(shop: Shop) -> Variant:
 
 def no_idempotency(shop: Shop) -> Variant:
     """The gateway keys its idempotency record on a random value and sends orders a fresh key each time."""
+    from services.gateway import keys
     from services.gateway.backends import Backend
-    from services.gateway.routes import cart
 
     class RandomHash:
         @staticmethod
@@ -339,7 +339,8 @@ def no_idempotency(shop: Shop) -> Variant:
             request.idempotency_key = uuid.uuid4().hex
         return await original(self, method, request, md)
 
-    return Variant(patches=[(cart, "hashlib", RandomHash), (Backend, "write", write)])
+    # The record's key is built in keys.py (checkout_record hashes the Idempotency-Key there).
+    return Variant(patches=[(keys, "hashlib", RandomHash), (Backend, "write", write)])
 
 
 def no_fingerprint(shop: Shop) -> Variant:
