@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from services.common.pg_migrate import provision
 from services.common.server import ShopServer
-from services.common.settings import ConfigError, Secrets, Settings
+from services.common.settings import ConfigError
 from services.protos.gen.shop.users.v1 import users_pb2 as pb
 from services.protos.gen.shop.users.v1 import users_pb2_grpc
 from services.users.app import MIGRATIONS, build
@@ -26,7 +26,7 @@ from services.users.passwords import Passwords
 from services.users.servicer import SIGN_IN_FAILED, THROTTLED
 from services.users.throttle import SignInLimits
 from tests.services.pg_server import PgServer
-from tests.services.users.users_support import ADMIN_TOKEN, UsersDb, md
+from tests.services.users.users_support import UsersDb, md, users_settings, write_users_secrets
 
 Stub = users_pb2_grpc.UsersServiceStub
 PASSWORD = "correct horse battery"
@@ -52,23 +52,7 @@ Start = Callable[..., Instance]
 @pytest.fixture(scope="module")
 def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One secrets folder for every replica, as one Kubernetes Secret: the same jwt-keys, hence the same pepper."""
-    path = tmp_path_factory.mktemp("users-throttle-secrets")
-    (path / "admin-token").write_text(ADMIN_TOKEN)
-    (path / "jwt-keys").write_text(uuid.uuid4().hex + uuid.uuid4().hex)
-    return path
-
-
-def _settings(database_url: str, secrets_dir: Path) -> Settings:
-    return Settings(
-        service="users",
-        grpc_port=0,
-        http_port=0,
-        grpc_host="127.0.0.1",
-        database_url=database_url,
-        secrets_dir=secrets_dir,
-        secrets=Secrets(secrets_dir),
-        health_interval_seconds=0.5,
-    )
+    return write_users_secrets(tmp_path_factory.mktemp("users-throttle-secrets"))
 
 
 @pytest.fixture
@@ -78,7 +62,7 @@ def start(users_db: UsersDb, secrets_dir: Path) -> Iterator[Start]:
 
     def _start(limits: SignInLimits | None = None) -> Instance:
         server = build(
-            _settings(users_db.app_url, secrets_dir),
+            users_settings(users_db.app_url, secrets_dir, health_interval_seconds=0.5),
             passwords=Passwords(time_cost=1, memory_cost_kib=8192, parallelism=1),
             sign_in_limits=limits or SignInLimits(),
         )
@@ -305,7 +289,7 @@ def test_sign_in_fails_when_the_database_or_the_throttle_is_unusable(
     name = pg.create_database()
     provision(pg.url(name), MIGRATIONS, "users_t_app", "pw")
     server = build(
-        _settings(pg.url(name, "users_t_app", "pw"), secrets_dir),
+        users_settings(pg.url(name, "users_t_app", "pw"), secrets_dir, health_interval_seconds=0.5),
         passwords=Passwords(time_cost=1, memory_cost_kib=8192, parallelism=1),
         sign_in_limits=SignInLimits(),
     )
@@ -369,4 +353,4 @@ def test_a_bad_limit_is_a_config_error_naming_the_setting(name: str, value: str)
 def test_the_service_refuses_to_start_with_a_bad_limit(monkeypatch: pytest.MonkeyPatch, secrets_dir: Path) -> None:
     monkeypatch.setenv("SHOP_SIGNIN_ACCOUNT_WINDOW_S", "-900")
     with pytest.raises(ConfigError, match="SHOP_SIGNIN_ACCOUNT_WINDOW_S"):  # before it connects anywhere
-        build(_settings("postgresql://nobody@127.0.0.1:1/users", secrets_dir))
+        build(users_settings("postgresql://nobody@127.0.0.1:1/users", secrets_dir, health_interval_seconds=0.5))
