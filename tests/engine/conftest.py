@@ -1,4 +1,5 @@
-"""Engine tests: keep the live emulator's log when a test that used the shared live environment fails."""
+"""Engine tests: keep the live emulator's log when a test that used the shared live environment fails; the impostor
+fixture of the moto launcher tests (tests/runner/impostor.py) for the conformance starts built on it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from collections.abc import Generator
 
 import pytest
 from pluggy import Result
+
+from tests.runner.impostor import impostor
+
+__all__ = ["impostor"]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,10 +7,7 @@ and a private emulator (``start_moto(None)``, ``ensure_emulator`` on port 0) mus
 from __future__ import annotations
 
 import os
-import threading
 import urllib.request
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,28 +17,6 @@ from conformance.outcomes import CheckError
 from services.runner import procs
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # moto servers start
-
-
-class _Impostor(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"impostor")
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def impostor() -> Iterator[int]:
-    """Another HTTP server on 127.0.0.1 that answers everything with 200; yields its port."""
-    server = HTTPServer(("127.0.0.1", 0), _Impostor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_start_moto_refuses_a_port_another_server_answers_on(impostor: int, tmp_path: Path) -> None:

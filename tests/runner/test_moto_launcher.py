@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,31 +19,6 @@ from services.runner import procs
 from services.runner.moto_launcher import MotoStartError, PortTaken, start_moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # moto servers start
-
-
-class _Impostor(BaseHTTPRequestHandler):
-    """Answers every request with 200 "impostor": what a launcher waiting for "any answer" would take for moto."""
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"impostor")
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def impostor() -> Iterator[int]:
-    """Another HTTP server listening on 127.0.0.1 (a port of its own); yields its port."""
-    server = HTTPServer(("127.0.0.1", 0), _Impostor)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _body(endpoint: str) -> bytes:
