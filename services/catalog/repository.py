@@ -335,22 +335,7 @@ class CatalogRepository:
         A COMMITTED reservation is refused: it belongs to an accepted order (a placement thought abandoned may have
         been accepted meanwhile), and its stock comes back only when that order is cancelled (ReturnReservation).
         """
-        with self.db.tenant_tx() as conn:
-            current = self._load_reservation(conn, reservation_id, lock=True)
-            if current is None:
-                raise errors.NotFound(f"reservation {reservation_id} not found")
-            if current.status in domain.GIVEN_BACK:
-                return current  # its stock is back already: a retry, or a cancel that returned it
-            if current.status == domain.COMMITTED:
-                raise errors.FailedPrecondition(
-                    f"reservation {reservation_id} is COMMITTED, not HELD: ReleaseReservation gives back held stock "
-                    "only (ReturnReservation gives back the stock of a cancelled order)"
-                )
-            self._return_stock(conn, [reservation_id])
-            conn.execute(
-                "UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE id = %s", [reservation_id]
-            )
-            return domain.Reservation(current.id, domain.RELEASED, current.items, current.expires_at)
+        return self._give_back(reservation_id, committed_too=False)
 
     def return_reservation(self, reservation_id: uuid.UUID) -> domain.Reservation:
         """Give back whatever stock the reservation still takes: HELD -> RELEASED, COMMITTED -> RETURNED.
@@ -369,18 +354,27 @@ class CatalogRepository:
         Exactly once: the stock moves in the transaction that takes the reservation out of HELD or COMMITTED, and a
         reservation already given back (RELEASED, EXPIRED, RETURNED) is answered as it is, so a retry moves nothing.
         """
+        return self._give_back(reservation_id, committed_too=True)
+
+    def _give_back(self, reservation_id: uuid.UUID, *, committed_too: bool) -> domain.Reservation:
+        """HELD -> RELEASED, and COMMITTED -> RETURNED where ``committed_too``; one already given back as it is."""
         with self.db.tenant_tx() as conn:
             current = self._load_reservation(conn, reservation_id, lock=True)
             if current is None:
                 raise errors.NotFound(f"reservation {reservation_id} not found")
             if current.status in domain.GIVEN_BACK:
-                return current
+                return current  # its stock is back already: a retry, or a cancel that returned it
             if current.status == domain.HELD:
                 self._return_stock(conn, [reservation_id])
                 status = domain.RELEASED
-            elif current.status == domain.COMMITTED:
+            elif current.status == domain.COMMITTED and committed_too:
                 self._return_stock(conn, [reservation_id], from_committed=True)
                 status = domain.RETURNED
+            elif current.status == domain.COMMITTED:
+                raise errors.FailedPrecondition(
+                    f"reservation {reservation_id} is COMMITTED, not HELD: ReleaseReservation gives back held stock "
+                    "only (ReturnReservation gives back the stock of a cancelled order)"
+                )
             else:  # the CHECK constraint admits no other status
                 raise errors.FailedPrecondition(f"reservation {reservation_id} is in unknown state {current.status}")
             conn.execute(
