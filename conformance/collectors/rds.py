@@ -46,6 +46,19 @@ def _subnet_group(client: Any, name: str, kind: str) -> Resource | None:
     return resource(kind, with_tags(values, _tags(client, group["DBSubnetGroupArn"])), "name")
 
 
+def _master_user_secret(secret: dict[str, Any]) -> list[dict[str, Any]]:
+    """The provider's ``master_user_secret`` block from a described ``MasterUserSecret`` (RDS and DocumentDB alike)."""
+    if not secret:
+        return []
+    return [
+        {
+            "kms_key_id": secret.get("KmsKeyId"),
+            "secret_arn": secret.get("SecretArn"),
+            "secret_status": secret.get("SecretStatus"),
+        }
+    ]
+
+
 def _instance(db: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
     secret = db.get("MasterUserSecret") or {}
     return with_tags(
@@ -75,15 +88,7 @@ def _instance(db: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
             "iam_database_authentication_enabled": db.get("IAMDatabaseAuthenticationEnabled", False),
             "manage_master_user_password": bool(secret) or None,
             "master_user_secret_kms_key_id": secret.get("KmsKeyId"),
-            "master_user_secret": [
-                {
-                    "kms_key_id": secret.get("KmsKeyId"),
-                    "secret_arn": secret.get("SecretArn"),
-                    "secret_status": secret.get("SecretStatus"),
-                }
-            ]
-            if secret
-            else [],
+            "master_user_secret": _master_user_secret(secret),
             "username": db.get("MasterUsername"),
             "port": (db.get("Endpoint") or {}).get("Port") or db.get("DbInstancePort"),
             "address": (db.get("Endpoint") or {}).get("Address"),
@@ -172,15 +177,7 @@ def collect_docdb(ctx: CollectContext) -> list[Resource]:
             "master_username": cluster.get("MasterUsername"),
             # The master password itself is never readable; a managed one shows as its secret.
             "manage_master_user_password": bool(secret) or None,
-            "master_user_secret": [
-                {
-                    "kms_key_id": secret.get("KmsKeyId"),
-                    "secret_arn": secret.get("SecretArn"),
-                    "secret_status": secret.get("SecretStatus"),
-                }
-            ]
-            if secret
-            else [],
+            "master_user_secret": _master_user_secret(secret),
             "availability_zones": sorted(cluster.get("AvailabilityZones", [])),
             "cluster_members": sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])),
             "endpoint": cluster.get("Endpoint"),
